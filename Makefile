@@ -1,0 +1,75 @@
+# Every target creates the virtual environments it needs from the pinned lock files.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+# The Lambda runtime is python3.13; the dev environment must match it. Found on PATH or in pyenv.
+PYTHON := $(or $(PYTHON_OVERRIDE),$(shell for c in "$$(command -v python3.13 2>/dev/null)" \
+	"$$(v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -1); \
+	    [ -n "$$v" ] && PYENV_VERSION=$$v pyenv which python 2>/dev/null)" \
+	$$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
+	  [ -n "$$c" ] && "$$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && \
+	  { echo "$$c"; break; }; done))
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+SAM := $(SAM_VENV)/bin/sam
+# `sam build` without a container needs python3.13 on PATH: the dev venv provides it.
+SAM_ENV := PATH="$(CURDIR)/$(BIN):$$PATH"
+
+.PHONY: help python-check venv run up api test pytest lint format build bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+python-check:
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: Python 3.13 is required (the Lambda runtime is python3.13) but was not found."; \
+	  echo "       Install it (e.g. 'pyenv install 3.13') or run make with PYTHON_OVERRIDE=/path/to/python3.13."; \
+	  exit 1; fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else 1)' || \
+	  { echo "error: $(PYTHON) is not Python 3.13 (the Lambda runtime is python3.13)."; exit 1; }
+
+$(VENV)/.installed: pyproject.toml requirements/dev.lock | python-check
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . || \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.lock | python-check
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sam.lock
+	@touch $@
+
+venv: $(VENV)/.installed ## create the dev environment (pinned)
+
+run: $(VENV)/.installed ## the main job on the embedded local runtime
+	$(BIN)/exec-local up
+
+up: $(VENV)/.installed ## start the local runtime and keep it running
+	$(BIN)/exec-local up --serve
+
+test: lint pytest ## everything CI runs: lint, template checks, all tests
+
+pytest: $(VENV)/.installed
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, sam validate --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/common functions local_runtime tests
+	$(BIN)/cfn-lint template.yaml
+	$(SAM_ENV) $(SAM) validate --lint
+
+format: $(VENV)/.installed ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build, without a container
+	$(SAM_ENV) $(SAM) build
+
+clean: ## remove environments and build output
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache .local-runtime

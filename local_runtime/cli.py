@@ -1,0 +1,146 @@
+"""Command line of the local runtime (`exec-local`, or `python -m local_runtime`).
+
+`up` starts the embedded emulator, deploys template.yaml into it, creates the demo users and lists what
+it created; `up --serve` keeps it running and records where it listens so that `token` (and later
+commands) can reach it from another shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
+from local_runtime.identity import create_demo_user, id_token_for, load_demo_tenants
+from local_runtime.template import PROJECT_ROOT
+
+STATE_FILE = PROJECT_ROOT / ".local-runtime" / "state.json"
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit code 2."""
+
+
+def start_runtime(stack_name: str = DEFAULT_STACK_NAME) -> tuple[LocalEmulator, LocalStack]:
+    """Start the emulator, deploy the project template and create the demo users."""
+    emulator = LocalEmulator().start()
+    stack = emulator.deploy(stack_name=stack_name)
+    outputs = stack.outputs()
+    cognito = stack.client("cognito-idp")
+    for tenant in load_demo_tenants():
+        create_demo_user(cognito, outputs["UserPoolId"], tenant)
+    return emulator, stack
+
+
+def describe_stack(stack: LocalStack) -> str:
+    rows = [(r.logical_id, r.resource_type, r.physical_id) for r in stack.created.values()]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"Local runtime at {stack.endpoint_url} (stack {stack.stack_name}, {stack.region})", ""]
+    lines.append("Created:")
+    lines += [f"  {a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows]
+    if stack.skipped:
+        lines.append("Not created locally:")
+        lines += [f"  {logical_id}: {why}" for logical_id, why in sorted(stack.skipped.items())]
+    lines.append("Demo users (tenant: user):")
+    lines += [f"  {t.tenant_id}: {t.user_email}" for t in load_demo_tenants()]
+    return "\n".join(lines)
+
+
+def _write_state(stack: LocalStack) -> None:
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "endpoint_url": stack.endpoint_url,
+        "region": stack.region,
+        "stack_name": stack.stack_name,
+        "outputs": stack.outputs(),
+    }
+    STATE_FILE.write_text(json.dumps(state, indent=2), encoding="utf-8")
+
+
+def _read_state() -> dict[str, Any]:
+    if not STATE_FILE.exists():
+        raise CliError("no local runtime is running: start one with `exec-local up --serve` (or `make up`)")
+    return dict(json.loads(STATE_FILE.read_text(encoding="utf-8")))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    emulator, stack = start_runtime(args.stack_name)
+    try:
+        print(describe_stack(stack))
+        outputs = stack.outputs()
+        tenant = load_demo_tenants()[0]
+        token = id_token_for(
+            stack.client("cognito-idp"), outputs["UserPoolId"], outputs["UserPoolClientId"], tenant.user_email
+        )
+        print(f"Cognito issued an ID token for {tenant.user_email} ({len(token)} bytes).")
+        if not args.serve:
+            return 0
+        _write_state(stack)
+        print(f"Serving; state in {STATE_FILE.relative_to(PROJECT_ROOT)}. Ctrl-C stops.", flush=True)
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stopped.wait()
+        return 0
+    finally:
+        if args.serve:
+            STATE_FILE.unlink(missing_ok=True)
+        emulator.stop()
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    import boto3
+
+    state = _read_state()
+    cognito = boto3.client(
+        "cognito-idp",
+        region_name=state["region"],
+        endpoint_url=state["endpoint_url"],
+        aws_access_key_id="local-runtime",
+        aws_secret_access_key="local-runtime",  # noqa: S106 - the emulator's fixed fake credentials
+    )
+    known = {t.user_email for t in load_demo_tenants()}
+    if args.user not in known:
+        raise CliError(f"unknown demo user {args.user!r}; known: {', '.join(sorted(known))}")
+    outputs = state["outputs"]
+    print(id_token_for(cognito, outputs["UserPoolId"], outputs["UserPoolClientId"], args.user))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="exec-local", description="Docker-free local runtime of the bounded execution layer."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the emulator, deploy template.yaml, list what was created")
+    up.add_argument("--serve", action="store_true", help="keep running until interrupted")
+    up.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of local resource names")
+    up.set_defaults(func=cmd_up)
+    token = commands.add_parser("token", help="print a Cognito ID token for a demo user (needs `up --serve`)")
+    token.add_argument("--user", required=True, help="demo user e-mail, e.g. ops@acme.example")
+    token.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _entrypoint() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    _entrypoint()

@@ -1,0 +1,27 @@
+"""Shared fixtures: one embedded emulator per test session, with the project template deployed into it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from local_runtime.emulator import LocalEmulator, LocalStack
+
+
+@pytest.fixture(scope="session")
+def local_emulator() -> Iterator[LocalEmulator]:
+    with LocalEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def runtime(local_emulator: LocalEmulator) -> LocalStack:
+    """The project's template.yaml deployed into the session emulator."""
+    return local_emulator.deploy()
+
+
+@pytest.fixture(scope="session")
+def emulator(runtime: LocalStack) -> LocalStack:
+    """Alias used by repository tests: `.client(service)` and `.physical_name(logical_id)`."""
+    return runtime

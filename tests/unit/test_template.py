@@ -1,0 +1,120 @@
+"""template.yaml: lint-clean, translatable offline, and the security properties the design requires."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cfnlint.api import lint
+
+from local_runtime.template import TEMPLATE_PATH, load_project_template, load_raw_template
+
+TABLES = {
+    "ActionIntentsTable",
+    "ExecutionAttemptsTable",
+    "ExecutionOutcomesTable",
+    "LedgerTable",
+    "SignalsTable",
+    "TenantsTable",
+    "ActionTypeRegistryTable",
+    "ExternalWritesTable",
+    "InternalObjectsTable",
+    "ConnectorConfigTable",
+}
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    return load_raw_template()
+
+
+@pytest.fixture(scope="module")
+def resources(raw: dict[str, Any]) -> dict[str, Any]:
+    return dict(raw["Resources"])
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    matches = lint(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    assert [str(m) for m in matches] == []
+
+
+def test_sam_translator_transforms_offline() -> None:
+    translated = load_project_template()
+    types = {r["Type"] for r in translated.resources.values()}
+    assert not any(t.startswith("AWS::Serverless::") for t in types)
+    assert "AWS::Lambda::LayerVersion" in types
+
+
+def test_every_design_table_is_declared_with_pitr_and_on_demand(resources: dict[str, Any]) -> None:
+    tables = {lid for lid, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    assert tables == TABLES
+    for logical_id in TABLES:
+        props = resources[logical_id]["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST", logical_id
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, logical_id
+        assert resources[logical_id]["DeletionPolicy"] == "Retain", logical_id
+
+
+def test_ttl_attributes_where_the_design_expects_expiry(resources: dict[str, Any]) -> None:
+    ttl = {
+        lid: resources[lid]["Properties"].get("TimeToLiveSpecification", {}).get("AttributeName")
+        for lid in TABLES
+    }
+    assert ttl["SignalsTable"] == "expiresAtEpoch"
+    assert ttl["ActionIntentsTable"] == "ttl"
+    # Audit and write-once records never expire.
+    assert ttl["LedgerTable"] is None
+    assert ttl["ExecutionOutcomesTable"] is None
+
+
+def test_listing_indexes_exist(resources: dict[str, Any]) -> None:
+    def index_names(logical_id: str) -> set[str]:
+        return {i["IndexName"] for i in resources[logical_id]["Properties"].get("GlobalSecondaryIndexes", [])}
+
+    assert index_names("ExecutionAttemptsTable") == {"AccountStartedIndex"}
+    assert index_names("LedgerTable") == {"TenantTimeIndex", "TraceIndex"}
+    assert index_names("SignalsTable") == {"AccountTimeIndex"}
+
+
+def test_artifacts_bucket_is_locked_down(resources: dict[str, Any]) -> None:
+    props = resources["ArtifactsBucket"]["Properties"]
+    assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    rule = props["LifecycleConfiguration"]["Rules"][0]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == {"Ref": "ArtifactRetentionDays"}
+    statement = resources["ArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_user_pool_binds_tenants_only_through_admin_written_attributes(resources: dict[str, Any]) -> None:
+    pool = resources["UserPool"]["Properties"]
+    client = resources["UserPoolClient"]["Properties"]
+    custom = {a["Name"] for a in pool["Schema"] if a["Name"] in {"tenant_id", "account_ids"}}
+
+    assert custom == {"tenant_id", "account_ids"}
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    policy = pool["Policies"]["PasswordPolicy"]
+    assert policy["MinimumLength"] >= 12
+    assert all(
+        policy[k] for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols")
+    )
+    assert not any(a.startswith("custom:") for a in client["WriteAttributes"])
+    assert {"custom:tenant_id", "custom:account_ids"} <= set(client["ReadAttributes"])
+    assert client["GenerateSecret"] is False
+
+
+def test_globals_pin_the_runtime_and_powertools(raw: dict[str, Any]) -> None:
+    function = raw["Globals"]["Function"]
+    assert function["Runtime"] == "python3.13"
+    assert function["Tracing"] == "Active"
+    assert "POWERTOOLS_METRICS_NAMESPACE" in function["Environment"]["Variables"]
+    layer = raw["Resources"]["CommonLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+
+
+def test_alarm_topic_email_is_optional(resources: dict[str, Any]) -> None:
+    assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
