@@ -60,7 +60,7 @@ pytest: $(VENV)/.installed
 lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common functions local_runtime tests
+	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_ENV) $(SAM) validate --lint
 

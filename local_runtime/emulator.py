@@ -23,6 +23,7 @@ import requests
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from local_runtime import eventbridge
 from local_runtime.lambdas import InProcessLambdaRouter, LocalFunction
 from local_runtime.template import (
     TEMPLATE_PATH,
@@ -80,6 +81,7 @@ class LocalEmulator:
         os.environ["AWS_DEFAULT_REGION"] = self.region
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         InProcessLambdaRouter.install()
+        eventbridge.install()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         response = requests.post(
@@ -241,6 +243,9 @@ class LocalStack:
             "AWS::Cognito::UserPoolClient": self._create_user_pool_client,
             "AWS::Lambda::LayerVersion": self._create_layer,
             "AWS::Lambda::Function": self._create_function,
+            "AWS::Logs::LogGroup": self._create_log_group,
+            "AWS::StepFunctions::StateMachine": self._create_state_machine,
+            "AWS::Events::Rule": self._create_rule,
         }
 
     def _remember(
@@ -433,6 +438,55 @@ class LocalStack:
         InProcessLambdaRouter.register(function)
         return self._remember(logical_id, "AWS::Lambda::Function", name, response["FunctionArn"])
 
+    def _create_log_group(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        name = props.get("LogGroupName") or f"/local/{self._name(logical_id)}"
+        logs = self.client("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+        arn = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}:*"
+        return self._remember(logical_id, "AWS::Logs::LogGroup", name, arn)
+
+    def _create_state_machine(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        source = self._source_logical_id({"S3Key": props.get("DefinitionS3Location", {}).get("Key", "")})
+        definition_file = self.template.artifacts.definition_files.get(source)
+        if definition_file is None:
+            raise TemplateError(f"state machine {logical_id} has no local DefinitionUri")
+        definition = definition_file.read_text(encoding="utf-8")
+        for name, value in props.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace(f"${{{name}}}", str(value))
+        name = props.get("StateMachineName") or self._name(logical_id, 80)
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "definition": definition,
+            "roleArn": props["RoleArn"],
+            "type": props.get("StateMachineType", "STANDARD"),
+        }
+        if "LoggingConfiguration" in props:
+            kwargs["loggingConfiguration"] = _lower_first_keys(props["LoggingConfiguration"])
+        if "TracingConfiguration" in props:
+            kwargs["tracingConfiguration"] = _lower_first_keys(props["TracingConfiguration"])
+        arn = self.client("stepfunctions").create_state_machine(**kwargs)["stateMachineArn"]
+        return self._remember(logical_id, "AWS::StepFunctions::StateMachine", arn, arn, Name=name)
+
+    def _create_rule(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        events = self.client("events")
+        name = props.get("Name") or self._name(logical_id)
+        bus = props.get("EventBusName", "default")
+        arn = events.put_rule(
+            Name=name,
+            EventBusName=bus,
+            EventPattern=json.dumps(props["EventPattern"]),
+            State=props.get("State", "ENABLED"),
+        )["RuleArn"]
+        targets = [
+            {k: v for k, v in target.items() if k in {"Id", "Arn", "RoleArn", "Input", "InputPath"}}
+            for target in props.get("Targets", [])
+        ]
+        if targets:
+            events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        return self._remember(logical_id, "AWS::Events::Rule", name, arn)
+
     def _lambda_environment(
         self, name: str, props: Mapping[str, Any], template_env: Mapping[str, str]
     ) -> dict[str, str]:
@@ -450,6 +504,15 @@ class LocalStack:
             # No X-Ray daemon locally: tracing would only log "cannot send segment" noise.
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
+
+
+def _lower_first_keys(value: Any) -> Any:
+    """CloudFormation's PascalCase keys → Step Functions API camelCase keys (recursively)."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _lower_first_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower_first_keys(v) for v in value]
+    return value
 
 
 def _encryption_rule(rule: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,244 @@
+"""The error taxonomy: every failure becomes an (error class, error code, retryable) triple.
+
+Classification is by exception type only, never by message text, so a reworded message cannot change
+whether Step Functions retries. Class names are the Lambda ``errorType`` that the state machine's
+Retry/Catch blocks match on: renaming one is a contract change.
+"""
+
+from enum import StrEnum
+from typing import ClassVar, NamedTuple
+
+import pydantic
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+from execution_core.sanitize import sanitize_message
+
+__all__ = [
+    "AuthError",
+    "Classification",
+    "ConfigurationError",
+    "DataStoreError",
+    "DataStoreUnavailableError",
+    "DownstreamError",
+    "ErrorClass",
+    "ErrorCode",
+    "ExecutionError",
+    "IntentExpiredError",
+    "IntentNotFoundError",
+    "InvalidInputError",
+    "KillSwitchEnabledError",
+    "KillSwitchUnavailableError",
+    "MissingRequiredParameterError",
+    "RateLimitError",
+    "RegistryVersionConflictError",
+    "RegistryVersionNotFoundError",
+    "StateConflictError",
+    "ToolTimeoutError",
+    "TransactionConditionFailedError",
+    "UnknownExecutionError",
+    "classify",
+    "sanitize_message",
+]
+
+
+class ErrorClass(StrEnum):
+    VALIDATION = "VALIDATION"
+    AUTH = "AUTH"
+    RATE_LIMIT = "RATE_LIMIT"
+    DOWNSTREAM = "DOWNSTREAM"
+    TIMEOUT = "TIMEOUT"
+    KILL_SWITCH = "KILL_SWITCH"
+    UNKNOWN = "UNKNOWN"
+
+
+class ErrorCode(StrEnum):
+    INTENT_NOT_FOUND = "INTENT_NOT_FOUND"
+    INTENT_EXPIRED = "INTENT_EXPIRED"
+    KILL_SWITCH_ENABLED = "KILL_SWITCH_ENABLED"
+    KILL_SWITCH_UNAVAILABLE = "KILL_SWITCH_UNAVAILABLE"
+    MISSING_REQUIRED_PARAMETER = "MISSING_REQUIRED_PARAMETER"
+    INVALID_INPUT = "INVALID_INPUT"
+    REGISTRY_VERSION_NOT_FOUND = "REGISTRY_VERSION_NOT_FOUND"
+    REGISTRY_VERSION_CONFLICT = "REGISTRY_VERSION_CONFLICT"
+    LEASE_HELD = "LEASE_HELD"
+    AUTH_FAILED = "AUTH_FAILED"
+    RATE_LIMITED = "RATE_LIMITED"
+    DOWNSTREAM_ERROR = "DOWNSTREAM_ERROR"
+    TIMEOUT = "TIMEOUT"
+    CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
+    DATA_STORE_UNAVAILABLE = "DATA_STORE_UNAVAILABLE"
+    DATA_STORE_ERROR = "DATA_STORE_ERROR"
+    STATE_CONFLICT = "STATE_CONFLICT"
+    UNKNOWN_ERROR = "UNKNOWN_ERROR"
+
+
+class Classification(NamedTuple):
+    error_class: ErrorClass
+    error_code: ErrorCode
+    retryable: bool
+
+
+class ExecutionError(Exception):
+    """Base of every error the execution layer raises on purpose.
+
+    The message is sanitized on construction, so ``str(exc)`` is always safe to record or return.
+    """
+
+    error_class: ClassVar[ErrorClass] = ErrorClass.UNKNOWN
+    error_code: ClassVar[ErrorCode] = ErrorCode.UNKNOWN_ERROR
+    retryable: ClassVar[bool] = False
+    default_message: ClassVar[str] = "The execution failed"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = self._clean(message) or self.default_message
+        super().__init__(self.message)
+
+    @staticmethod
+    def _clean(message: str | None) -> str:
+        return sanitize_message(message)
+
+    @property
+    def classification(self) -> Classification:
+        return Classification(self.error_class, self.error_code, self.retryable)
+
+
+# ---------------------------------------------------------------- VALIDATION: the request cannot succeed
+class InvalidInputError(ExecutionError):
+    error_class = ErrorClass.VALIDATION
+    error_code = ErrorCode.INVALID_INPUT
+    default_message = "The input is invalid"
+
+
+class MissingRequiredParameterError(InvalidInputError):
+    error_code = ErrorCode.MISSING_REQUIRED_PARAMETER
+    default_message = "A required parameter is missing"
+
+
+class IntentNotFoundError(InvalidInputError):
+    error_code = ErrorCode.INTENT_NOT_FOUND
+    default_message = "The action intent was not found"
+
+
+class IntentExpiredError(InvalidInputError):
+    error_code = ErrorCode.INTENT_EXPIRED
+    default_message = "The action intent has expired"
+
+
+class RegistryVersionNotFoundError(InvalidInputError):
+    error_code = ErrorCode.REGISTRY_VERSION_NOT_FOUND
+    default_message = "The pinned registry version does not exist"
+
+
+class RegistryVersionConflictError(InvalidInputError):
+    """A published registry version is immutable; re-publishing it with other content is refused."""
+
+    error_code = ErrorCode.REGISTRY_VERSION_CONFLICT
+    default_message = "The registry version is already published with different content"
+
+
+# ---------------------------------------------------------------- KILL_SWITCH: stopped by an operator
+class KillSwitchEnabledError(ExecutionError):
+    error_class = ErrorClass.KILL_SWITCH
+    error_code = ErrorCode.KILL_SWITCH_ENABLED
+    default_message = "Execution is disabled by a kill switch"
+
+
+class KillSwitchUnavailableError(ExecutionError):
+    """The kill switch state could not be read; the layer fails closed and does not execute."""
+
+    error_class = ErrorClass.KILL_SWITCH
+    error_code = ErrorCode.KILL_SWITCH_UNAVAILABLE
+    default_message = "The kill switch state could not be read"
+
+
+# ---------------------------------------------------------------- tool and dependency failures
+class AuthError(ExecutionError):
+    error_class = ErrorClass.AUTH
+    error_code = ErrorCode.AUTH_FAILED
+    default_message = "Authentication with the downstream system failed"
+
+
+class RateLimitError(ExecutionError):
+    error_class = ErrorClass.RATE_LIMIT
+    error_code = ErrorCode.RATE_LIMITED
+    retryable = True
+    default_message = "The downstream system is rate limiting requests"
+
+
+class DownstreamError(ExecutionError):
+    error_class = ErrorClass.DOWNSTREAM
+    error_code = ErrorCode.DOWNSTREAM_ERROR
+    retryable = True
+    default_message = "The downstream system failed"
+
+
+class ToolTimeoutError(ExecutionError):
+    error_class = ErrorClass.TIMEOUT
+    error_code = ErrorCode.TIMEOUT
+    retryable = True
+    default_message = "The downstream system did not answer in time"
+
+
+class DataStoreUnavailableError(DownstreamError):
+    """A transient failure of our own data store (throttling, 5xx, transaction conflict)."""
+
+    error_code = ErrorCode.DATA_STORE_UNAVAILABLE
+    default_message = "The data store is temporarily unavailable"
+
+
+# ---------------------------------------------------------------- UNKNOWN: bugs and misconfiguration
+class ConfigurationError(ExecutionError):
+    """Raised at cold start; its message lists variable names (built by us, never values), uncut."""
+
+    error_code = ErrorCode.CONFIGURATION_ERROR
+    default_message = "The function is misconfigured"
+
+    @staticmethod
+    def _clean(message: str | None) -> str:
+        return " ".join((message or "").split())
+
+
+class DataStoreError(ExecutionError):
+    """A data store failure that a retry will not fix (bad request, unexpected stored shape)."""
+
+    error_code = ErrorCode.DATA_STORE_ERROR
+    default_message = "The data store rejected the request"
+
+
+class StateConflictError(ExecutionError):
+    """A record is in a state the requested transition does not accept."""
+
+    error_code = ErrorCode.STATE_CONFLICT
+    default_message = "The record is in a conflicting state"
+
+
+class TransactionConditionFailedError(StateConflictError):
+    """A transaction was cancelled by condition checks; ``reasons`` has one code per entry ("None" if ok)."""
+
+    default_message = "A transaction condition failed"
+
+    def __init__(self, reasons: list[str], message: str | None = None) -> None:
+        self.reasons = reasons
+        super().__init__(message or f"Transaction cancelled; reasons: {', '.join(reasons)}")
+
+    def failed_indexes(self) -> list[int]:
+        """Indexes of the entries whose condition failed, to tell 'already recorded' from a lost lease."""
+        return [i for i, reason in enumerate(self.reasons) if reason == "ConditionalCheckFailed"]
+
+
+class UnknownExecutionError(ExecutionError):
+    default_message = "An unexpected error occurred"
+
+
+_TIMEOUT_TYPES: tuple[type[BaseException], ...] = (TimeoutError, ConnectTimeoutError, ReadTimeoutError)
+
+
+def classify(exc: BaseException) -> Classification:
+    """Map any exception to the taxonomy by its type; anything unforeseen is UNKNOWN and not retried."""
+    if isinstance(exc, ExecutionError):
+        return exc.classification
+    if isinstance(exc, pydantic.ValidationError):
+        return Classification(ErrorClass.VALIDATION, ErrorCode.INVALID_INPUT, False)
+    if isinstance(exc, _TIMEOUT_TYPES):
+        return Classification(ErrorClass.TIMEOUT, ErrorCode.TIMEOUT, True)
+    return Classification(ErrorClass.UNKNOWN, ErrorCode.UNKNOWN_ERROR, False)

@@ -1,0 +1,72 @@
+"""Records the tool adapters keep: write dedupe, the internal store, connector configuration."""
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field
+
+from execution_core.models.common import FrozenModel, Identifier, ShortText, UtcDatetime
+from execution_core.models.execution import ExternalObjectRef
+
+IdempotencyKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{8,256}$")]
+
+
+class ExternalWriteStatus(StrEnum):
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+
+
+class ExternalWriteRecord(FrozenModel):
+    idempotency_key: IdempotencyKey
+    status: ExternalWriteStatus
+    tool_name: Identifier
+    refs: list[ExternalObjectRef] | None = None
+    created_at: UtcDatetime
+    completed_at: UtcDatetime | None = None
+    ttl: Annotated[int, Field(ge=0)] | None = None
+
+
+class InternalObjectKind(StrEnum):
+    NOTE = "NOTE"
+    TASK = "TASK"
+
+
+class InternalObject(FrozenModel):
+    tenant_id: Identifier
+    account_id: Identifier
+    kind: InternalObjectKind
+    object_id: Identifier
+    title: ShortText
+    body: Annotated[str, Field(max_length=10_000)] | None = None
+    due_date: date | None = None
+    idempotency_key: IdempotencyKey
+    action_intent_id: Identifier | None = None
+    created_at: UtcDatetime
+
+
+class ConnectorType(StrEnum):
+    CRM = "CRM"
+
+
+def _https_origin(url: str) -> str:
+    # Only the origin is configurable; paths are the adapter's business. The allow-list check is the
+    # adapter's too, since it depends on deployment configuration.
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise ValueError("instance_url must be an https URL without credentials")
+    if parts.query or parts.fragment or parts.path not in ("", "/"):
+        raise ValueError("instance_url must be a bare origin")
+    return f"https://{parts.netloc}"
+
+
+class ConnectorConfig(FrozenModel):
+    """Where a tenant's CRM lives and which secret holds its credentials (never the credentials)."""
+
+    tenant_id: Identifier
+    account_id: Identifier
+    connector_type: ConnectorType
+    instance_url: Annotated[str, Field(max_length=512), AfterValidator(_https_origin)]
+    secret_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")]
+    updated_at: UtcDatetime | None = None

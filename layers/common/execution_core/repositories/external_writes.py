@@ -1,0 +1,141 @@
+"""ExternalWrites table: adapter-level dedupe. Reserve before calling a tool, finalize after."""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from botocore.exceptions import ClientError
+
+from execution_core.errors import StateConflictError
+from execution_core.models import (
+    ExternalObjectRef,
+    ExternalWriteRecord,
+    ExternalWriteStatus,
+    format_timestamp,
+)
+from execution_core.repositories.base import TableRepository
+from execution_core.repositories.dynamo import (
+    Item,
+    dynamo_errors,
+    is_condition_failure,
+    key,
+    model_from_item,
+    old_item,
+    to_item,
+    values,
+)
+
+STORAGE_ATTRIBUTES = ("pk",)
+
+
+class ReserveOutcome(StrEnum):
+    RESERVED = "RESERVED"  # this caller owns the write: call the tool, then finalize
+    IN_PROGRESS = "IN_PROGRESS"  # reserved earlier and never finalized: the adapter must reconcile
+    COMPLETED = "COMPLETED"  # already done: return the stored refs, do not call the tool
+
+
+@dataclass(frozen=True)
+class ReserveResult:
+    outcome: ReserveOutcome
+    record: ExternalWriteRecord
+
+
+class ExternalWriteRepository(TableRepository):
+    def reserve(
+        self, idempotency_key: str, tool_name: str, now: datetime, ttl_epoch: int | None = None
+    ) -> ReserveResult:
+        record = ExternalWriteRecord(
+            idempotency_key=idempotency_key,
+            status=ExternalWriteStatus.PENDING,
+            tool_name=tool_name,
+            created_at=now,
+            ttl=ttl_epoch,
+        )
+        with dynamo_errors("reserve external write"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=to_item(record, pk=idempotency_key),
+                    ConditionExpression="attribute_not_exists(pk)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return ReserveResult(ReserveOutcome.RESERVED, record)
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                existing = self._existing(exc, idempotency_key)
+        if existing.status is ExternalWriteStatus.COMPLETED:
+            return ReserveResult(ReserveOutcome.COMPLETED, existing)
+        return ReserveResult(ReserveOutcome.IN_PROGRESS, existing)
+
+    def finalize(
+        self, idempotency_key: str, refs: Sequence[ExternalObjectRef], now: datetime
+    ) -> ExternalWriteRecord:
+        """PENDING → COMPLETED with the created objects; finalizing a completed write returns it unchanged."""
+        plain_refs = [json.loads(ref.model_dump_json(exclude_none=True)) for ref in refs]
+        with dynamo_errors("finalize external write"):
+            try:
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key=key(pk=idempotency_key),
+                    UpdateExpression="SET #status = :completed, refs = :refs, completed_at = :now",
+                    ConditionExpression="#status = :pending",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=values(
+                        completed=ExternalWriteStatus.COMPLETED.value,
+                        pending=ExternalWriteStatus.PENDING.value,
+                        refs=plain_refs,
+                        now=format_timestamp(now),
+                    ),
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return model_from_item(ExternalWriteRecord, response["Attributes"], STORAGE_ATTRIBUTES)
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                item = old_item(exc)
+        existing = (
+            model_from_item(ExternalWriteRecord, item, STORAGE_ATTRIBUTES)
+            if item
+            else self.get(idempotency_key)
+        )
+        if existing is None:
+            raise StateConflictError("The external write was never reserved")
+        return existing
+
+    def release(self, idempotency_key: str) -> bool:
+        """Drop a PENDING reservation after a definite tool failure so a retry may call again."""
+        with dynamo_errors("release external write"):
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=key(pk=idempotency_key),
+                    ConditionExpression="#status = :pending",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=values(pending=ExternalWriteStatus.PENDING.value),
+                )
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    return False
+                raise
+        return True
+
+    def get(self, idempotency_key: str) -> ExternalWriteRecord | None:
+        with dynamo_errors("get external write"):
+            response = self._client.get_item(
+                TableName=self._table, Key=key(pk=idempotency_key), ConsistentRead=True
+            )
+        item = response.get("Item")
+        return model_from_item(ExternalWriteRecord, item, STORAGE_ATTRIBUTES) if item else None
+
+    def _existing(self, exc: ClientError, idempotency_key: str) -> ExternalWriteRecord:
+        item: Item | None = old_item(exc)
+        if item is not None:
+            return model_from_item(ExternalWriteRecord, item, STORAGE_ATTRIBUTES)
+        existing = self.get(idempotency_key)
+        if existing is None:
+            raise StateConflictError("The external write reservation vanished while being read")
+        return existing

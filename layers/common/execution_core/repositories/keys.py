@@ -1,0 +1,90 @@
+"""Every key format of every table. Nothing outside this package builds or parses a key.
+
+Components are checked for the separator so that an id like ``a#ACCOUNT#b`` cannot address another
+tenant's partition.
+"""
+
+from execution_core.errors import InvalidInputError
+from execution_core.models import InternalObjectKind, LedgerEventType
+
+SEPARATOR = "#"
+REGISTRY_VERSION_WIDTH = 10  # zero padded so versions sort numerically and the latest sorts last
+
+GLOBAL_PK = "GLOBAL"
+KILL_SWITCH_SK = "KILL_SWITCH"
+TENANT_CONFIG_SK = "CONFIG"
+ACCOUNT_MEMBER_PREFIX = "ACCOUNT#"
+INTENT_SK_PREFIX = "ACTION_INTENT#"
+EXECUTION_SK_PREFIX = "EXECUTION#"
+OUTCOME_SK_PREFIX = "OUTCOME#"
+REGISTRY_VERSION_PREFIX = "REGISTRY_VERSION#"
+
+
+def _part(value: str, name: str) -> str:
+    if not value or SEPARATOR in value:
+        raise InvalidInputError(f"{name} must be non-empty and must not contain '{SEPARATOR}'")
+    return value
+
+
+def account_pk(tenant_id: str, account_id: str) -> str:
+    return f"TENANT#{_part(tenant_id, 'tenant_id')}#ACCOUNT#{_part(account_id, 'account_id')}"
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"TENANT#{_part(tenant_id, 'tenant_id')}"
+
+
+def intent_sk(action_intent_id: str) -> str:
+    return INTENT_SK_PREFIX + _part(action_intent_id, "action_intent_id")
+
+
+def execution_sk(action_intent_id: str) -> str:
+    return EXECUTION_SK_PREFIX + _part(action_intent_id, "action_intent_id")
+
+
+def outcome_sk(action_intent_id: str) -> str:
+    return OUTCOME_SK_PREFIX + _part(action_intent_id, "action_intent_id")
+
+
+def started_sk(started_at_iso: str, action_intent_id: str) -> str:
+    """AccountStartedIndex sort key: start time first (fixed-width ISO), intent id to break ties."""
+    return f"{started_at_iso}#{_part(action_intent_id, 'action_intent_id')}"
+
+
+def registry_pk(action_type: str) -> str:
+    return f"ACTION_TYPE#{_part(action_type, 'action_type')}"
+
+
+def registry_sk(version: int) -> str:
+    if not 1 <= version < 10**REGISTRY_VERSION_WIDTH:
+        raise InvalidInputError("registry_version is out of range")
+    return f"{REGISTRY_VERSION_PREFIX}{version:0{REGISTRY_VERSION_WIDTH}d}"
+
+
+def ledger_sk(action_intent_id: str, event_type: LedgerEventType) -> str:
+    """Deterministic: one ledger entry per intent and event type, so a retried write is a no-op."""
+    return f"INTENT#{_part(action_intent_id, 'action_intent_id')}#EVENT#{event_type.value}"
+
+
+def occurred_sk(occurred_at_iso: str, event_type: LedgerEventType, action_intent_id: str) -> str:
+    return f"{occurred_at_iso}#{event_type.value}#{_part(action_intent_id, 'action_intent_id')}"
+
+
+def account_member_sk(account_id: str) -> str:
+    return ACCOUNT_MEMBER_PREFIX + _part(account_id, "account_id")
+
+
+def account_from_member_sk(sk: str) -> str:
+    return sk.removeprefix(ACCOUNT_MEMBER_PREFIX)
+
+
+def internal_object_sk(kind: InternalObjectKind, object_id: str) -> str:
+    return f"{kind.value}#{_part(object_id, 'object_id')}"
+
+
+def internal_object_prefix(kind: InternalObjectKind) -> str:
+    return f"{kind.value}#"
+
+
+def connector_sk(connector_type: str) -> str:
+    return f"CONNECTOR#{_part(connector_type, 'connector_type')}"

@@ -1,0 +1,116 @@
+"""Ledger table: the append-only audit trail, queryable by tenant and time and by trace."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from execution_core.errors import InvalidInputError
+from execution_core.models import LedgerEntry, LedgerEventType, format_timestamp
+from execution_core.repositories import keys
+from execution_core.repositories.base import Page, TableRepository, start_key
+from execution_core.repositories.dynamo import (
+    TransactItem,
+    dynamo_errors,
+    is_condition_failure,
+    key,
+    model_from_item,
+    string_key,
+    to_item,
+    values,
+)
+
+STORAGE_ATTRIBUTES = ("pk", "sk", "occurred_sk")
+TENANT_TIME_INDEX = "TenantTimeIndex"
+TRACE_INDEX = "TraceIndex"
+MAX_PAGE_SIZE = 200
+
+
+class LedgerRepository(TableRepository):
+    def ledger_put_item(self, entry: LedgerEntry) -> TransactItem:
+        """TransactWriteItems entry: append ``entry``; a second entry of the same kind is refused."""
+        item = to_item(
+            entry,
+            pk=keys.tenant_pk(entry.tenant_id),
+            sk=keys.ledger_sk(entry.action_intent_id, entry.event_type),
+            occurred_sk=keys.occurred_sk(
+                format_timestamp(entry.occurred_at), entry.event_type, entry.action_intent_id
+            ),
+        )
+        return {
+            "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+        }
+
+    def put(self, entry: LedgerEntry) -> bool:
+        """Append outside a transaction; False if this intent already has an entry of this type."""
+        with dynamo_errors("append ledger entry"):
+            try:
+                self._client.put_item(**self.ledger_put_item(entry)["Put"])
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    return False
+                raise
+        return True
+
+    def get(self, tenant_id: str, action_intent_id: str, event_type: LedgerEventType) -> LedgerEntry | None:
+        with dynamo_errors("get ledger entry"):
+            response = self._client.get_item(
+                TableName=self._table,
+                Key=key(pk=keys.tenant_pk(tenant_id), sk=keys.ledger_sk(action_intent_id, event_type)),
+                ConsistentRead=True,
+            )
+        item = response.get("Item")
+        return model_from_item(LedgerEntry, item, STORAGE_ATTRIBUTES) if item else None
+
+    def list_for_tenant(
+        self, tenant_id: str, limit: int, start: dict[str, str] | None = None, newest_first: bool = True
+    ) -> Page[LedgerEntry]:
+        """A tenant's entries by time (for "tail the ledger")."""
+        pk = keys.tenant_pk(tenant_id)
+        return self._query(
+            TENANT_TIME_INDEX,
+            condition="pk = :pk",
+            vals=values(pk=pk),
+            limit=limit,
+            extra=start_key(start, {"pk": pk}, frozenset({"pk", "sk", "occurred_sk"})),
+            newest_first=newest_first,
+        )
+
+    def list_for_trace(
+        self, trace_id: str, limit: int, start: dict[str, str] | None = None
+    ) -> Page[LedgerEntry]:
+        """Every entry of one decision trace, oldest first."""
+        return self._query(
+            TRACE_INDEX,
+            condition="trace_id = :trace",
+            vals=values(trace=trace_id),
+            limit=limit,
+            extra=start_key(
+                start, {"trace_id": trace_id}, frozenset({"pk", "sk", "occurred_sk", "trace_id"})
+            ),
+            newest_first=False,
+        )
+
+    def _query(
+        self,
+        index: str,
+        *,
+        condition: str,
+        vals: dict[str, Any],
+        limit: int,
+        extra: dict[str, Any],
+        newest_first: bool,
+    ) -> Page[LedgerEntry]:
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        with dynamo_errors("query ledger"):
+            response = self._client.query(
+                TableName=self._table,
+                IndexName=index,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=vals,
+                ScanIndexForward=not newest_first,
+                Limit=limit,
+                **extra,
+            )
+        items = [model_from_item(LedgerEntry, item, STORAGE_ATTRIBUTES) for item in response.get("Items", [])]
+        return Page(items, string_key(response.get("LastEvaluatedKey")))

@@ -1,0 +1,72 @@
+"""Reads behind the status API: one BatchGetItem for an intent's three records, and account listings."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from execution_core.models import ActionIntent, ActionOutcome, ExecutionAttempt
+from execution_core.repositories import attempts, intents, outcomes
+from execution_core.repositories.attempts import ExecutionAttemptRepository
+from execution_core.repositories.base import Page
+from execution_core.repositories.dynamo import batch_get, model_from_item
+from execution_core.repositories.intents import ActionIntentRepository
+from execution_core.repositories.outcomes import ExecutionOutcomeRepository
+
+
+@dataclass(frozen=True)
+class ExecutionRecords:
+    """What exists for one intent in the caller's tenant/account; all None reads as 404."""
+
+    intent: ActionIntent | None
+    attempt: ExecutionAttempt | None
+    outcome: ActionOutcome | None
+
+    @property
+    def found(self) -> bool:
+        return any((self.intent, self.attempt, self.outcome))
+
+
+class StatusReadRepository:
+    def __init__(self, client: Any, intents_table: str, attempts_table: str, outcomes_table: str) -> None:
+        self._client = client
+        self._intents_table = intents_table
+        self._attempts_table = attempts_table
+        self._outcomes_table = outcomes_table
+        self._attempts = ExecutionAttemptRepository(client, attempts_table)
+
+    def get_execution_records(
+        self, tenant_id: str, account_id: str, action_intent_id: str, consistent: bool = False
+    ) -> ExecutionRecords:
+        """One BatchGetItem across the three tables; keys embed the tenant, so nothing foreign is read."""
+        ids = (tenant_id, account_id, action_intent_id)
+        request = {
+            self._intents_table: {"Keys": [ActionIntentRepository.key(*ids)], "ConsistentRead": consistent},
+            self._attempts_table: {
+                "Keys": [ExecutionAttemptRepository.key(*ids)],
+                "ConsistentRead": consistent,
+            },
+            self._outcomes_table: {
+                "Keys": [ExecutionOutcomeRepository.key(*ids)],
+                "ConsistentRead": consistent,
+            },
+        }
+        found = batch_get(self._client, request, "read execution status")
+        intent = _first(found.get(self._intents_table))
+        attempt = _first(found.get(self._attempts_table))
+        outcome = _first(found.get(self._outcomes_table))
+        return ExecutionRecords(
+            intent=model_from_item(ActionIntent, intent, intents.STORAGE_ATTRIBUTES) if intent else None,
+            attempt=model_from_item(ExecutionAttempt, attempt, attempts.STORAGE_ATTRIBUTES)
+            if attempt
+            else None,
+            outcome=model_from_item(ActionOutcome, outcome, outcomes.STORAGE_ATTRIBUTES) if outcome else None,
+        )
+
+    def list_executions(
+        self, tenant_id: str, account_id: str, limit: int, start: dict[str, str] | None = None
+    ) -> Page[ExecutionAttempt]:
+        """An account's executions newest first; attempts carry the outcome summary the list shows."""
+        return self._attempts.list_for_account(tenant_id, account_id, limit, start)
+
+
+def _first(items: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    return items[0] if items else None

@@ -1,0 +1,169 @@
+"""Tenants table: per-tenant kill switch config, account membership, and the global stop item."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from execution_core.errors import ExecutionError, KillSwitchUnavailableError
+from execution_core.models import GlobalKillSwitch, TenantConfig, format_timestamp
+from execution_core.repositories import keys
+from execution_core.repositories.base import TableRepository
+from execution_core.repositories.dynamo import (
+    Item,
+    batch_get,
+    dynamo_errors,
+    from_item,
+    key,
+    model_from_item,
+    to_item,
+    transact_write,
+    values,
+)
+
+STORAGE_ATTRIBUTES = ("pk", "sk")
+
+
+@dataclass(frozen=True)
+class KillSwitchState:
+    """Everything preflight needs, read in one request. ``tenant_execution_enabled`` is None for an
+    unknown tenant: deciding what that means (fail closed) is the kill switch service's job."""
+
+    global_switch: GlobalKillSwitch
+    tenant_execution_enabled: bool | None
+    disabled_action_types: frozenset[str]
+
+
+class TenantRepository(TableRepository):
+    @staticmethod
+    def _config_key(tenant_id: str) -> Item:
+        return key(pk=keys.tenant_pk(tenant_id), sk=keys.TENANT_CONFIG_SK)
+
+    @staticmethod
+    def _global_key() -> Item:
+        return key(pk=keys.GLOBAL_PK, sk=keys.KILL_SWITCH_SK)
+
+    def put_config(self, config: TenantConfig) -> None:
+        """Write the tenant's switches and add its accounts as members (one transaction).
+
+        Accounts missing from ``config.account_ids`` are not removed; use ``remove_account``.
+        """
+        pk = keys.tenant_pk(config.tenant_id)
+        switches = to_item(config, pk=pk, sk=keys.TENANT_CONFIG_SK)
+        del switches["account_ids"]  # membership lives in its own items, one per account
+        entries: list[dict[str, Any]] = [{"Put": {"TableName": self._table, "Item": switches}}]
+        for account_id in config.account_ids:
+            entries.append(
+                {"Put": {"TableName": self._table, "Item": self._member_item(config.tenant_id, account_id)}}
+            )
+        transact_write(self._client, entries)
+
+    def _member_item(self, tenant_id: str, account_id: str) -> Item:
+        return key(pk=keys.tenant_pk(tenant_id), sk=keys.account_member_sk(account_id)) | {
+            "tenant_id": {"S": tenant_id},
+            "account_id": {"S": account_id},
+        }
+
+    def get_config(self, tenant_id: str) -> TenantConfig | None:
+        """The tenant's switches and member accounts, from one query of its partition."""
+        items: list[Item] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": values(pk=keys.tenant_pk(tenant_id)),
+            "ConsistentRead": True,
+        }
+        with dynamo_errors("get tenant config"):
+            while True:
+                response = self._client.query(**request)
+                items.extend(response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        config = next((i for i in items if i["sk"]["S"] == keys.TENANT_CONFIG_SK), None)
+        if config is None:
+            return None
+        accounts = [keys.account_from_member_sk(i["sk"]["S"]) for i in items if i is not config]
+        data = {k: v for k, v in from_item(config).items() if k not in STORAGE_ATTRIBUTES}
+        return TenantConfig.model_validate({**data, "account_ids": sorted(accounts)})
+
+    def set_execution_enabled(self, tenant_id: str, enabled: bool, now: datetime) -> None:
+        """The operator's tenant switch; creates the config item if the tenant has none yet."""
+        with dynamo_errors("set tenant execution switch"):
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._config_key(tenant_id),
+                UpdateExpression=(
+                    "SET execution_enabled = :enabled, updated_at = :now, tenant_id = :tenant,"
+                    " disabled_action_types = if_not_exists(disabled_action_types, :empty)"
+                ),
+                ExpressionAttributeValues=values(
+                    enabled=enabled, now=format_timestamp(now), tenant=tenant_id, empty=[]
+                ),
+            )
+
+    def add_account(self, tenant_id: str, account_id: str) -> None:
+        with dynamo_errors("add tenant account"):
+            self._client.put_item(TableName=self._table, Item=self._member_item(tenant_id, account_id))
+
+    def remove_account(self, tenant_id: str, account_id: str) -> None:
+        with dynamo_errors("remove tenant account"):
+            self._client.delete_item(
+                TableName=self._table,
+                Key=key(pk=keys.tenant_pk(tenant_id), sk=keys.account_member_sk(account_id)),
+            )
+
+    def is_account_member(self, tenant_id: str, account_id: str) -> bool:
+        with dynamo_errors("check account membership"):
+            response = self._client.get_item(
+                TableName=self._table,
+                Key=key(pk=keys.tenant_pk(tenant_id), sk=keys.account_member_sk(account_id)),
+                ProjectionExpression="pk",
+            )
+        return "Item" in response
+
+    def get_global_kill_switch(self) -> GlobalKillSwitch:
+        """The global stop; no item means nobody has stopped execution."""
+        with dynamo_errors("get global kill switch"):
+            response = self._client.get_item(
+                TableName=self._table, Key=self._global_key(), ConsistentRead=True
+            )
+        item = response.get("Item")
+        return (
+            model_from_item(GlobalKillSwitch, item, STORAGE_ATTRIBUTES)
+            if item
+            else GlobalKillSwitch(enabled=False)
+        )
+
+    def set_global_kill_switch(self, switch: GlobalKillSwitch) -> None:
+        with dynamo_errors("set global kill switch"):
+            self._client.put_item(
+                TableName=self._table, Item=to_item(switch, pk=keys.GLOBAL_PK, sk=keys.KILL_SWITCH_SK)
+            )
+
+    def get_kill_switch_state(self, tenant_id: str) -> KillSwitchState:
+        """Global and tenant switches in one consistent BatchGetItem; any failure fails closed."""
+        request = {
+            self._table: {"Keys": [self._global_key(), self._config_key(tenant_id)], "ConsistentRead": True}
+        }
+        try:
+            found = batch_get(self._client, request, "read kill switches")[self._table]
+            by_pk = {item["pk"]["S"]: item for item in found}
+            global_item = by_pk.get(keys.GLOBAL_PK)
+            global_switch = (
+                model_from_item(GlobalKillSwitch, global_item, STORAGE_ATTRIBUTES)
+                if global_item
+                else GlobalKillSwitch(enabled=False)
+            )
+            tenant_item = by_pk.get(keys.tenant_pk(tenant_id))
+            if tenant_item is None:
+                return KillSwitchState(global_switch, None, frozenset())
+            tenant = from_item(tenant_item)
+            return KillSwitchState(
+                global_switch,
+                bool(tenant.get("execution_enabled", False)),
+                frozenset(str(t) for t in tenant.get("disabled_action_types", [])),
+            )
+        except ExecutionError as exc:
+            raise KillSwitchUnavailableError(
+                f"kill switch state could not be read ({exc.error_code})"
+            ) from exc
