@@ -37,6 +37,8 @@ $(VENV)/.installed: pyproject.toml requirements/dev.lock | python-check
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . || \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# The shared package ships in a Lambda layer (layers/common is on sys.path there); do the same here.
+	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "execution-layer.pth").write_text(str(pathlib.Path("layers/common").resolve()) + "\n")'
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.lock | python-check
@@ -46,8 +48,8 @@ $(SAM_VENV)/.installed: requirements/sam.lock | python-check
 
 venv: $(VENV)/.installed ## create the dev environment (pinned)
 
-run: $(VENV)/.installed ## the main job on the embedded local runtime
-	$(BIN)/exec-local up
+run: $(VENV)/.installed ## the main job: sample intents through the real state machine, locally
+	$(BIN)/exec-local run
 
 up: $(VENV)/.installed ## start the local runtime and keep it running
 	$(BIN)/exec-local up --serve
@@ -63,6 +65,9 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, sam val
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_ENV) $(SAM) validate --lint
+
+bench: $(VENV)/.installed ## print cost figures of one execution per tool (requests, transitions, invocations)
+	$(BIN)/python -m tests.benchmarks.bench_pipeline
 
 format: $(VENV)/.installed ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

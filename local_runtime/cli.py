@@ -16,8 +16,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from local_runtime.demo import run_demo
 from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
 from local_runtime.identity import create_demo_user, id_token_for, load_demo_tenants
+from local_runtime.operations import Operations
+from local_runtime.project import deploy_project
 from local_runtime.template import PROJECT_ROOT
 
 STATE_FILE = PROJECT_ROOT / ".local-runtime" / "state.json"
@@ -28,10 +31,12 @@ class CliError(Exception):
     """A user-facing error: printed without a traceback, exit code 2."""
 
 
-def start_runtime(stack_name: str = DEFAULT_STACK_NAME) -> tuple[LocalEmulator, LocalStack]:
+def start_runtime(
+    stack_name: str = DEFAULT_STACK_NAME, log_level: str | None = None
+) -> tuple[LocalEmulator, LocalStack]:
     """Start the emulator, deploy the project template and create the demo users."""
     emulator = LocalEmulator().start()
-    stack = emulator.deploy(stack_name=stack_name)
+    stack = deploy_project(emulator, stack_name, log_level)
     outputs = stack.outputs()
     cognito = stack.client("cognito-idp")
     for tenant in load_demo_tenants():
@@ -48,6 +53,9 @@ def describe_stack(stack: LocalStack) -> str:
     if stack.skipped:
         lines.append("Not created locally:")
         lines += [f"  {logical_id}: {why}" for logical_id, why in sorted(stack.skipped.items())]
+    if stack.adjustments:
+        lines.append("Adjusted locally:")
+        lines += [f"  {logical_id}: {why}" for logical_id, why in sorted(stack.adjustments.items())]
     lines.append("Demo users (tenant: user):")
     lines += [f"  {t.tenant_id}: {t.user_email}" for t in load_demo_tenants()]
     return "\n".join(lines)
@@ -95,6 +103,40 @@ def cmd_up(args: argparse.Namespace) -> int:
         emulator.stop()
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    emulator, stack = start_runtime(args.stack_name, args.log_level)
+    try:
+        print(f"Local runtime at {stack.endpoint_url}: {len(stack.created)} resources from template.yaml.")
+        print(f"Function logs at {args.log_level} and above are shown.")
+        return run_demo(stack, sys.stdout)
+    finally:
+        emulator.stop()
+
+
+def _served_operations() -> Operations:
+    state = _read_state()
+
+    def client(service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=state["region"],
+            endpoint_url=state["endpoint_url"],
+            aws_access_key_id="local-runtime",
+            aws_secret_access_key="local-runtime",  # noqa: S106 - the emulator's fixed fake credentials
+        )
+
+    return Operations(client, state["outputs"], state["stack_name"])
+
+
+def cmd_publish_registry(args: argparse.Namespace) -> int:
+    results = _served_operations().publish_registry()
+    for name, result in results.items():
+        print(f"{name}: {result.value}")
+    return 0
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     import boto3
 
@@ -123,6 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--serve", action="store_true", help="keep running until interrupted")
     up.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of local resource names")
     up.set_defaults(func=cmd_up)
+    run = commands.add_parser("run", help="the demo: sample intents through the real state machine")
+    run.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of local resource names")
+    run.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="function logs"
+    )
+    run.set_defaults(func=cmd_run)
+    publish = commands.add_parser(
+        "publish-registry", help="publish registry/action_types.json (needs `up --serve`)"
+    )
+    publish.set_defaults(func=cmd_publish_registry)
     token = commands.add_parser("token", help="print a Cognito ID token for a demo user (needs `up --serve`)")
     token.add_argument("--user", required=True, help="demo user e-mail, e.g. ops@acme.example")
     token.set_defaults(func=cmd_token)

@@ -25,6 +25,7 @@ from moto.server import ThreadedMotoServer
 
 from local_runtime import eventbridge
 from local_runtime.lambdas import InProcessLambdaRouter, LocalFunction
+from local_runtime.metering import HARNESS_USER_AGENT, RequestMeter
 from local_runtime.template import (
     TEMPLATE_PATH,
     IntrinsicContext,
@@ -68,6 +69,7 @@ class LocalEmulator:
     port: int = 0
     endpoint_url: str = ""
     stacks: dict[str, LocalStack] = field(default_factory=dict)
+    meter: RequestMeter | None = None
     _server: ThreadedMotoServer | None = None
 
     def start(self) -> Self:
@@ -80,10 +82,16 @@ class LocalEmulator:
         os.environ.pop("AWS_PROFILE", None)
         os.environ["AWS_DEFAULT_REGION"] = self.region
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto logs every Fail state at ERROR; a recorded business failure is not an emulator error.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         InProcessLambdaRouter.install()
         eventbridge.install()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        wsgi_server = self._server._server
+        if wsgi_server is not None:
+            self.meter = RequestMeter(wsgi_server.app)
+            wsgi_server.app = self.meter
         response = requests.post(
             f"{self.endpoint_url}/moto-api/config",
             json={"stepfunctions": {"execute_state_machine": True}},
@@ -117,7 +125,9 @@ class LocalEmulator:
             aws_access_key_id=_FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=_FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=_FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+            config=Config(
+                retries={"max_attempts": 2, "mode": "standard"}, user_agent_extra=HARNESS_USER_AGENT
+            ),
         )
 
     def deploy(
@@ -144,6 +154,7 @@ class LocalStack:
     template_path: Path
     created: dict[str, CreatedResource] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    adjustments: dict[str, str] = field(default_factory=dict)
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     _template: ProjectTemplate | None = None
     _context: IntrinsicContext | None = None
@@ -337,9 +348,17 @@ class LocalStack:
         return self._remember(logical_id, "AWS::S3::Bucket", name, arn, DomainName=f"{name}.s3.amazonaws.com")
 
     def _create_bucket_policy(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
-        self.client("s3").put_bucket_policy(
-            Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"])
-        )
+        document = dict(props["PolicyDocument"])
+        statements = document.get("Statement", [])
+        # moto evaluates bucket policies, and the emulator only speaks plain HTTP on loopback, so a
+        # TLS-only statement would deny every local request. It is kept in the template (and tested
+        # there); locally it is left out and reported.
+        kept = [st for st in statements if "aws:SecureTransport" not in json.dumps(st.get("Condition", {}))]
+        if len(kept) != len(statements):
+            self.adjustments[logical_id] = "TLS-only statement omitted: the local endpoint is plain HTTP"
+        if kept:
+            document["Statement"] = kept
+            self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(document))
         return self._remember(logical_id, "AWS::S3::BucketPolicy", props["Bucket"], None)
 
     def _create_event_bus(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:

@@ -20,6 +20,7 @@ import sys
 import threading
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -96,6 +97,18 @@ class LocalFunction:
     _init_lock: threading.Lock = field(default_factory=threading.Lock)
     cold_starts: int = 0
     invocations: int = 0
+    _faults: deque[tuple[str, bool]] = field(default_factory=deque)
+
+    def inject_fault(self, error_type: str, times: int = 1, *, after_handler: bool = False) -> None:
+        """Fail the next `times` invocations with `error_type`, as a crash of the function would.
+
+        With `after_handler` the handler runs first (its writes happen) and the invocation fails anyway:
+        the "crashed after committing" case that retries must survive.
+        """
+        self._faults.extend([(error_type, after_handler)] * times)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
 
     def _load_handler(self) -> _FunctionHandler:
         with self._init_lock:
@@ -120,16 +133,25 @@ class LocalFunction:
     def invoke(self, event: Any) -> tuple[str, bool]:
         """Run the handler; returns (payload, is_function_error) as the Lambda Invoke API would."""
         self.invocations += 1
+        fault = self._faults.popleft() if self._faults else None
+        if fault is not None and not fault[1]:
+            return _fault_payload(fault[0], "injected fault"), True
+        try:
+            handler = self._load_handler()
+        except Exception as exc:
+            return _error_payload(exc, "Runtime.ImportModuleError"), True
+        payload, errored = self._run(handler, event)
+        if fault is not None:
+            return _fault_payload(fault[0], "injected fault after the handler ran"), True
+        return payload, errored
+
+    def _run(self, handler: _FunctionHandler, event: Any) -> tuple[str, bool]:
         context = LambdaContext(
             function_name=self.function_name,
             memory_limit_in_mb=self.memory_mb,
             invoked_function_arn=self.function_arn,
             timeout_seconds=self.timeout_seconds,
         )
-        try:
-            handler = self._load_handler()
-        except Exception as exc:
-            return _error_payload(exc, "Runtime.ImportModuleError"), True
         # A worker thread lets the runtime enforce the function timeout as Lambda does. The thread
         # cannot be killed; it finishes in the background, which a later invocation never observes.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambda-{self.logical_id}")
@@ -138,7 +160,7 @@ class LocalFunction:
             result = future.result(timeout=self.timeout_seconds)
         except FutureTimeout:
             message = f"Task timed out after {self.timeout_seconds:.2f} seconds"
-            return json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}), True
+            return _fault_payload("Sandbox.Timedout", message), True
         except Exception as exc:
             return _error_payload(exc), True
         finally:
@@ -147,6 +169,10 @@ class LocalFunction:
             return json.dumps(result), False
         except (TypeError, ValueError) as exc:
             return _error_payload(exc, "Runtime.MarshalError"), True
+
+
+def _fault_payload(error_type: str, message: str) -> str:
+    return json.dumps({"errorType": error_type, "errorMessage": message})
 
 
 def _error_payload(exc: BaseException, error_type: str | None = None) -> str:
@@ -180,8 +206,9 @@ class InProcessLambdaRouter:
                 return router._original(self, event)
             if target is None:
                 raise LookupError(f"no local code for function {self.function_name}")
-            payload = json.loads(event) if isinstance(event, str | bytes) else event
-            body, errored = target.invoke(payload if payload is not None else {})
+            # moto has already decoded the JSON payload; an empty payload arrives as the text "{}".
+            payload = {} if event in (None, "{}") else event
+            body, errored = target.invoke(payload)
             return body, errored, ""
 
         LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]

@@ -89,16 +89,22 @@ class ProjectTemplate:
         return {lid: res for lid, res in self.resources.items() if res.get("Type") == resource_type}
 
 
-def parameter_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Default parameter values; CommaDelimitedList defaults become lists as CloudFormation does."""
+def parameter_values(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults plus overrides; CommaDelimitedList values become lists as CloudFormation does."""
     values: dict[str, Any] = {}
     for name, spec in raw.get("Parameters", {}).items():
-        if "Default" not in spec:
+        if name in (overrides or {}):
+            value = (overrides or {})[name]
+        elif "Default" in spec:
+            value = spec["Default"]
+        else:
             continue
-        default = spec["Default"]
-        if spec.get("Type") == "CommaDelimitedList" and isinstance(default, str):
-            default = [item.strip() for item in default.split(",") if item.strip()]
-        values[name] = default
+        if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        values[name] = value
+    unknown = set(overrides or {}) - set(raw.get("Parameters", {}))
+    if unknown:
+        raise TemplateError(f"unknown parameters: {', '.join(sorted(unknown))}")
     return values
 
 
@@ -111,7 +117,7 @@ def load_project_template(
     raw = load_raw_template(path)
     to_translate = copy.deepcopy(raw)
     artifacts = _replace_local_uris(to_translate, path.parent)
-    parameters = parameter_defaults(raw) | dict(parameter_overrides or {})
+    parameters = parameter_values(raw, parameter_overrides)
     try:
         # An empty managed-policy map keeps the translation offline: the template uses SAM policy
         # templates and inline statements, never managed policy names that need IAM's catalogue.

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from local_runtime.emulator import LocalEmulator, LocalStack
+from local_runtime.project import deploy_project
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +19,7 @@ def local_emulator() -> Iterator[LocalEmulator]:
 @pytest.fixture(scope="session")
 def runtime(local_emulator: LocalEmulator) -> LocalStack:
     """The project's template.yaml deployed into the session emulator."""
-    return local_emulator.deploy()
+    return deploy_project(local_emulator)
 
 
 @pytest.fixture(scope="session")

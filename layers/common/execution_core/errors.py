@@ -17,12 +17,15 @@ __all__ = [
     "AuthError",
     "Classification",
     "ConfigurationError",
+    "ConnectorNotAllowedError",
+    "ConnectorNotConfiguredError",
     "DataStoreError",
     "DataStoreUnavailableError",
     "DownstreamError",
     "ErrorClass",
     "ErrorCode",
     "ExecutionError",
+    "ExternalWriteInDoubtError",
     "IntentExpiredError",
     "IntentNotFoundError",
     "InvalidInputError",
@@ -69,6 +72,9 @@ class ErrorCode(StrEnum):
     DATA_STORE_UNAVAILABLE = "DATA_STORE_UNAVAILABLE"
     DATA_STORE_ERROR = "DATA_STORE_ERROR"
     STATE_CONFLICT = "STATE_CONFLICT"
+    CONNECTOR_NOT_CONFIGURED = "CONNECTOR_NOT_CONFIGURED"
+    CONNECTOR_NOT_ALLOWED = "CONNECTOR_NOT_ALLOWED"
+    EXTERNAL_WRITE_IN_DOUBT = "EXTERNAL_WRITE_IN_DOUBT"
     UNKNOWN_ERROR = "UNKNOWN_ERROR"
 
 
@@ -136,6 +142,20 @@ class RegistryVersionConflictError(InvalidInputError):
     default_message = "The registry version is already published with different content"
 
 
+class ConnectorNotConfiguredError(InvalidInputError):
+    """The tenant/account has no usable connector (no config, no secret, or an unreadable secret)."""
+
+    error_code = ErrorCode.CONNECTOR_NOT_CONFIGURED
+    default_message = "No connector is configured for this account"
+
+
+class ConnectorNotAllowedError(InvalidInputError):
+    """The connector points somewhere it may not: an origin off the allow-list or another tenant's secret."""
+
+    error_code = ErrorCode.CONNECTOR_NOT_ALLOWED
+    default_message = "The connector configuration is not allowed"
+
+
 # ---------------------------------------------------------------- KILL_SWITCH: stopped by an operator
 class KillSwitchEnabledError(ExecutionError):
     error_class = ErrorClass.KILL_SWITCH
@@ -177,6 +197,17 @@ class ToolTimeoutError(ExecutionError):
     error_code = ErrorCode.TIMEOUT
     retryable = True
     default_message = "The downstream system did not answer in time"
+
+
+class ExternalWriteInDoubtError(ExecutionError):
+    """An earlier attempt may have created the external object; retrying could create a second one.
+
+    Not retryable on purpose: the write must be reconciled (by a person or a lookup), never re-posted.
+    """
+
+    error_class = ErrorClass.DOWNSTREAM
+    error_code = ErrorCode.EXTERNAL_WRITE_IN_DOUBT
+    default_message = "An earlier attempt may already have made this external write"
 
 
 class DataStoreUnavailableError(DownstreamError):

@@ -50,15 +50,23 @@ class ConnectorType(StrEnum):
     CRM = "CRM"
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _https_origin(url: str) -> str:
     # Only the origin is configurable; paths are the adapter's business. The allow-list check is the
-    # adapter's too, since it depends on deployment configuration.
+    # adapter's too, since it depends on deployment configuration. Plain http is accepted only on loopback,
+    # where the local CRM test server listens; anything that leaves the host must use TLS.
     parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+    plain_http_on_loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+    if parts.scheme != "https" and not plain_http_on_loopback:
+        raise ValueError("instance_url must be an https URL (plain http only on a loopback host)")
+    if not parts.hostname or "@" in parts.netloc:
         raise ValueError("instance_url must be an https URL without credentials")
+    parts.port  # noqa: B018 - raises ValueError for a malformed or out-of-range port
     if parts.query or parts.fragment or parts.path not in ("", "/"):
         raise ValueError("instance_url must be a bare origin")
-    return f"https://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class ConnectorConfig(FrozenModel):

@@ -1,0 +1,29 @@
+"""ValidatePreflight: expiry and kill switches right before the side effect; fails closed."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from execution_core.aws import aws_client
+from execution_core.contracts import StartedExecution, parse_payload
+from execution_core.repositories.tenants import TenantRepository
+from execution_core.services.preflight import PreflightValidator
+from execution_core.settings import TenantsTable, load_settings
+
+settings = load_settings(TenantsTable, "execution_validator")
+logger = Logger()
+validator = PreflightValidator(tenants=TenantRepository(aws_client("dynamodb"), settings.tenants_table_name))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    started = parse_payload(StartedExecution, event)
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(
+        action_intent_id=started.action_intent_id,
+        tenant_id=started.tenant_id,
+        account_id=started.account_id,
+        execution_id=started.execution_id,
+    )
+    return validator.check(started)

@@ -1,0 +1,1 @@
+"""Tool adapters: the code that talks to the systems an action changes."""

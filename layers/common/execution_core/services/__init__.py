@@ -1,0 +1,1 @@
+"""Domain services: the rules of the execution pipeline, over the repositories."""

@@ -1,0 +1,199 @@
+"""Operator actions against a stack, local or deployed: everything goes through the AWS APIs and the
+shared package's repositories, found from the stack's outputs.
+
+Used by the local demo, the tests and (later) the operator CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from execution_core.models.adapters import ConnectorConfig, ConnectorType
+from execution_core.models.common import utc_now
+from execution_core.models.execution import ActionOutcome, ExecutionAttempt
+from execution_core.models.intent import ActionIntent
+from execution_core.models.ledger import LedgerEntry, LedgerEventType
+from execution_core.models.tenant import GlobalKillSwitch, TenantConfig
+from execution_core.repositories.attempts import ExecutionAttemptRepository
+from execution_core.repositories.connector_config import ConnectorConfigRepository
+from execution_core.repositories.intents import ActionIntentRepository
+from execution_core.repositories.ledger import LedgerRepository
+from execution_core.repositories.outcomes import ExecutionOutcomeRepository
+from execution_core.repositories.registry import ActionTypeRegistryRepository, PublishResult
+from execution_core.repositories.tenants import TenantRepository
+from execution_core.services.registry import publish_definitions
+from local_runtime.template import PROJECT_ROOT
+
+REGISTRY_DEFINITIONS = PROJECT_ROOT / "registry" / "action_types.json"
+ClientFactory = Callable[[str], Any]
+TERMINAL_EXECUTION_STATES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    execution_arn: str
+    status: str
+    error: str | None
+    output: dict[str, Any] | None
+
+
+class Operations:
+    """What an operator (or the demo) does to a stack, by its outputs."""
+
+    def __init__(self, client: ClientFactory, outputs: dict[str, str], stack_name: str) -> None:
+        self._client = client
+        self.outputs = outputs
+        self.stack_name = stack_name
+        self._dynamodb = client("dynamodb")
+
+    # ---------------------------------------------------------------- repositories by table output
+    @property
+    def intents(self) -> ActionIntentRepository:
+        return ActionIntentRepository(self._dynamodb, self.outputs["ActionIntentsTableName"])
+
+    @property
+    def attempts(self) -> ExecutionAttemptRepository:
+        return ExecutionAttemptRepository(self._dynamodb, self.outputs["ExecutionAttemptsTableName"])
+
+    @property
+    def outcomes(self) -> ExecutionOutcomeRepository:
+        return ExecutionOutcomeRepository(self._dynamodb, self.outputs["ExecutionOutcomesTableName"])
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        return LedgerRepository(self._dynamodb, self.outputs["LedgerTableName"])
+
+    @property
+    def tenants(self) -> TenantRepository:
+        return TenantRepository(self._dynamodb, self.outputs["TenantsTableName"])
+
+    @property
+    def registry(self) -> ActionTypeRegistryRepository:
+        return ActionTypeRegistryRepository(self._dynamodb, self.outputs["ActionTypeRegistryTableName"])
+
+    @property
+    def connectors(self) -> ConnectorConfigRepository:
+        return ConnectorConfigRepository(self._dynamodb, self.outputs["ConnectorConfigTableName"])
+
+    # ---------------------------------------------------------------- set-up
+    def publish_registry(self, path: Path = REGISTRY_DEFINITIONS) -> dict[str, PublishResult]:
+        return publish_definitions(self.registry, path)
+
+    def configure_tenant(
+        self,
+        tenant_id: str,
+        account_ids: Iterable[str],
+        *,
+        execution_enabled: bool = True,
+        disabled_action_types: Iterable[str] = (),
+        now: datetime | None = None,
+    ) -> None:
+        self.tenants.put_config(
+            TenantConfig(
+                tenant_id=tenant_id,
+                execution_enabled=execution_enabled,
+                disabled_action_types=list(disabled_action_types),
+                account_ids=list(account_ids),
+                updated_at=now or utc_now(),
+            )
+        )
+
+    def set_global_stop(self, enabled: bool, reason: str | None = None, by: str = "operator") -> None:
+        self.tenants.set_global_kill_switch(
+            GlobalKillSwitch(enabled=enabled, reason=reason, updated_at=utc_now(), updated_by=by)
+        )
+
+    def crm_secret_name(self, tenant_id: str, account_id: str) -> str:
+        return f"{self.stack_name}/crm/{tenant_id}/{account_id}"
+
+    def connect_crm(self, tenant_id: str, account_id: str, instance_url: str, access_token: str) -> None:
+        """Store the CRM credential in Secrets Manager and point the connector config at it."""
+        secrets = self._client("secretsmanager")
+        name = self.crm_secret_name(tenant_id, account_id)
+        value = json.dumps({"access_token": access_token})
+        try:
+            secrets.create_secret(Name=name, SecretString=value)
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=name, SecretString=value)
+        self.connectors.put(
+            ConnectorConfig(
+                tenant_id=tenant_id,
+                account_id=account_id,
+                connector_type=ConnectorType.CRM,
+                instance_url=instance_url,
+                secret_id=name,
+                updated_at=utc_now(),
+            )
+        )
+
+    # ---------------------------------------------------------------- the flow
+    def put_intent(self, intent: ActionIntent) -> bool:
+        return self.intents.put(intent)
+
+    def approve(self, tenant_id: str, account_id: str, action_intent_id: str) -> str:
+        """Emit ACTION_APPROVED the way the upstream decision system does; returns the event id."""
+        detail = {"action_intent_id": action_intent_id, "tenant_id": tenant_id, "account_id": account_id}
+        response = self._client("events").put_events(
+            Entries=[
+                {
+                    "Source": self.outputs["ApprovalEventSource"],
+                    "DetailType": "ACTION_APPROVED",
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self.outputs["ExecutionEventBusName"],
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"ACTION_APPROVED was not accepted: {response['Entries']}")
+        return str(response["Entries"][0]["EventId"])
+
+    def executions_for(self, action_intent_id: str) -> list[ExecutionSummary]:
+        sfn = self._client("stepfunctions")
+        machine = self.outputs["ExecutionStateMachineArn"]
+        found = []
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
+            for execution in page["executions"]:
+                described = sfn.describe_execution(executionArn=execution["executionArn"])
+                detail = json.loads(described.get("input") or "{}").get("detail", {})
+                if detail.get("action_intent_id") != action_intent_id:
+                    continue
+                output = json.loads(described["output"]) if described.get("output") else None
+                found.append(
+                    ExecutionSummary(
+                        described["executionArn"], described["status"], described.get("error"), output
+                    )
+                )
+        return found
+
+    def wait_for_executions(
+        self, action_intent_id: str, count: int = 1, timeout: float = 60.0
+    ) -> list[ExecutionSummary]:
+        """Poll until `count` executions of the intent exist and all have finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            executions = self.executions_for(action_intent_id)
+            done = [e for e in executions if e.status in TERMINAL_EXECUTION_STATES]
+            if len(executions) >= count and len(done) == len(executions):
+                return executions
+            if time.monotonic() > deadline:
+                states = [e.status for e in executions]
+                raise TimeoutError(f"executions of {action_intent_id} not finished in {timeout}s: {states}")
+            time.sleep(0.1)
+
+    # ---------------------------------------------------------------- reading results
+    def outcome(self, tenant_id: str, account_id: str, action_intent_id: str) -> ActionOutcome | None:
+        return self.outcomes.get(tenant_id, account_id, action_intent_id)
+
+    def attempt(self, tenant_id: str, account_id: str, action_intent_id: str) -> ExecutionAttempt | None:
+        return self.attempts.get(tenant_id, account_id, action_intent_id)
+
+    def ledger_entries(self, tenant_id: str, action_intent_id: str) -> list[LedgerEntry]:
+        """An intent's ledger, oldest first (entry keys are deterministic: one read per event type)."""
+        found = (self.ledger.get(tenant_id, action_intent_id, event_type) for event_type in LedgerEventType)
+        return sorted((e for e in found if e is not None), key=lambda e: (e.occurred_at, e.event_type))

@@ -1,0 +1,20 @@
+"""The project's stack in the local runtime: template.yaml with the local parameter values."""
+
+from __future__ import annotations
+
+from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
+from local_runtime.operations import Operations
+
+# The local CRM test server listens on plain http on a loopback port chosen at start-up.
+LOCAL_PARAMETERS = {"CrmAllowedOrigins": "http://127.0.0.1:*"}
+
+
+def deploy_project(
+    emulator: LocalEmulator, stack_name: str = DEFAULT_STACK_NAME, log_level: str | None = None
+) -> LocalStack:
+    overrides = LOCAL_PARAMETERS | ({"LogLevel": log_level} if log_level else {})
+    return emulator.deploy(stack_name=stack_name, parameter_overrides=overrides)
+
+
+def operations_for(stack: LocalStack) -> Operations:
+    return Operations(stack.client, stack.outputs(), stack.stack_name)

@@ -1,0 +1,79 @@
+"""End-to-end fixtures: the real state machine on the local runtime, a CRM test server, fresh tenants."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from execution_core.models.intent import ActionIntent
+from local_runtime.crm_server import CrmTestServer
+from local_runtime.emulator import LocalStack
+from local_runtime.intents import new_intent
+from local_runtime.operations import Operations
+from local_runtime.project import operations_for
+
+CRM_TOKEN = "crm-test-token-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def ops(runtime: LocalStack) -> Operations:
+    operations = operations_for(runtime)
+    operations.publish_registry()
+    return operations
+
+
+@pytest.fixture(scope="session")
+def crm_server() -> Iterator[CrmTestServer]:
+    server = CrmTestServer(token=CRM_TOKEN).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Tenant:
+    """A freshly configured tenant with one account connected to the CRM test server."""
+
+    tenant_id: str
+    account_id: str
+    ops: Operations
+
+    def intent(
+        self,
+        action_type: str = "CREATE_INTERNAL_NOTE",
+        parameters: dict[str, Any] | None = None,
+        *,
+        expires_in: timedelta = timedelta(hours=1),
+        store: bool = True,
+    ) -> ActionIntent:
+        default_parameters: dict[str, dict[str, Any]] = {
+            "CREATE_INTERNAL_NOTE": {"title": "Call back", "body": "Customer asked for a call"},
+            "CREATE_INTERNAL_TASK": {"title": "Prepare renewal", "due_date": "2026-12-01"},
+            "CREATE_CRM_TASK": {"subject": "Follow up renewal", "priority": "High", "description": "QBR"},
+        }
+        chosen = parameters if parameters is not None else default_parameters[action_type]
+        intent = new_intent(self.tenant_id, self.account_id, action_type, chosen, expires_in=expires_in)
+        if store:
+            assert self.ops.put_intent(intent)
+        return intent
+
+    def run(self, intent: ActionIntent, *, timeout: float = 60.0) -> str:
+        """Approve the intent and wait for its execution; returns the execution's AWS status."""
+        self.ops.approve(self.tenant_id, self.account_id, intent.action_intent_id)
+        executions = self.ops.wait_for_executions(intent.action_intent_id, timeout=timeout)
+        assert len(executions) == 1
+        return executions[0].status
+
+
+@pytest.fixture
+def tenant(ops: Operations, crm_server: CrmTestServer) -> Tenant:
+    tenant_id = f"t-{uuid.uuid4().hex[:10]}"
+    account_id = f"acct-{uuid.uuid4().hex[:8]}"
+    ops.configure_tenant(tenant_id, [account_id])
+    ops.connect_crm(tenant_id, account_id, crm_server.base_url, CRM_TOKEN)
+    crm_server.reset()
+    return Tenant(tenant_id, account_id, ops)
