@@ -119,9 +119,9 @@ def format_results(results: list[SampleResult]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(stack: LocalStack, out: TextIO) -> int:
+def run_demo(stack: LocalStack, out: TextIO, samples_path: Path = SAMPLE_INTENTS_PATH) -> int:
     """Run every sample; 0 only when each ended exactly as its sample expects."""
-    samples, tenant_settings = load_samples()
+    samples, tenant_settings = load_samples(samples_path)
     crm_token = secrets.token_urlsafe(24)
     crm = CrmTestServer(token=crm_token).start()
     try:

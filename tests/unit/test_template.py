@@ -118,3 +118,49 @@ def test_globals_pin_the_runtime_and_powertools(raw: dict[str, Any]) -> None:
 
 def test_alarm_topic_email_is_optional(resources: dict[str, Any]) -> None:
     assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+
+
+def _function_statements(resources: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in resources[logical_id]["Properties"].get("Policies", []):
+        statements.extend(policy.get("Statement", []))
+    return statements
+
+
+def test_functions_have_no_wildcard_resources_for_data_actions(resources: dict[str, Any]) -> None:
+    functions = [lid for lid, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    assert functions
+    for logical_id in functions:
+        statements = _function_statements(resources, logical_id)
+        assert statements, f"{logical_id} has no explicit least-privilege statements"
+        for statement in statements:
+            targets = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            assert "*" not in targets, logical_id
+            for action in statement["Action"]:
+                assert not action.endswith(":*"), (logical_id, action)
+
+
+def test_only_the_tool_invoker_may_write_artifacts(resources: dict[str, Any]) -> None:
+    writers = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for statement in _function_statements(resources, logical_id)
+        if any(a.startswith("s3:Put") for a in statement["Action"])
+    }
+    assert writers == {"ToolInvokerFunction"}
+
+
+def test_timeouts_nest_inside_each_other(resources: dict[str, Any]) -> None:
+    """Every client timeout fits inside its function's timeout (one retry owner: Step Functions)."""
+    invoker = resources["ToolInvokerFunction"]["Properties"]
+    adapter_budget = int(invoker["Environment"]["Variables"]["ADAPTER_TIMEOUT_SECONDS"])
+    assert invoker["Timeout"] > adapter_budget + 5  # the invoker's read timeout is budget + 5
+    for adapter in ("InternalAdapterFunction", "CrmAdapterFunction"):
+        assert resources[adapter]["Properties"]["Timeout"] <= adapter_budget, adapter
+    crm = resources["CrmAdapterFunction"]["Properties"]
+    crm_env = crm["Environment"]["Variables"]
+    http_budget = int(crm_env["CRM_CONNECT_TIMEOUT_SECONDS"]) + int(crm_env["CRM_READ_TIMEOUT_SECONDS"])
+    assert crm["Timeout"] > http_budget + 10  # room for the secret and DynamoDB calls around it
