@@ -54,6 +54,9 @@ run: $(VENV)/.installed ## the main job: sample intents through the real state m
 up: $(VENV)/.installed ## start the local runtime and keep it running
 	$(BIN)/exec-local up --serve
 
+api: $(VENV)/.installed ## serve the status API locally (Cognito check); prints the URL and how to get a token
+	$(BIN)/exec-local api --demo
+
 test: lint pytest ## everything CI runs: lint, template checks, all tests
 
 pytest: $(VENV)/.installed
@@ -66,8 +69,14 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, sam val
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_ENV) $(SAM) validate --lint
 
-bench: $(VENV)/.installed ## print cost figures of one execution per tool (requests, transitions, invocations)
+invoke: $(VENV)/.installed ## run one function with an event: make invoke FN=<LogicalId> EVENT=events/<file>.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
+	$(BIN)/exec-local invoke "$(FN)" "$(EVENT)"
+
+bench: $(VENV)/.installed ## print cost figures: per execution, status API latency, cold init vs boto3
 	$(BIN)/python -m tests.benchmarks.bench_pipeline
+	$(BIN)/python -m tests.benchmarks.bench_status_api
+	$(BIN)/python -m tests.benchmarks.bench_cold_init
 
 format: $(VENV)/.installed ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -14,13 +14,16 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from local_runtime.api_server import LocalApiServer
 from local_runtime.demo import run_demo
 from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
 from local_runtime.identity import create_demo_user, id_token_for, load_demo_tenants
 from local_runtime.operations import Operations
-from local_runtime.project import deploy_project
+from local_runtime.project import deploy_project, operations_for
+from local_runtime.sample_world import seed_sample_world
 from local_runtime.template import PROJECT_ROOT
 
 STATE_FILE = PROJECT_ROOT / ".local-runtime" / "state.json"
@@ -61,7 +64,7 @@ def describe_stack(stack: LocalStack) -> str:
     return "\n".join(lines)
 
 
-def _write_state(stack: LocalStack) -> None:
+def _write_state(stack: LocalStack, api_url: str | None = None) -> None:
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "endpoint_url": stack.endpoint_url,
@@ -69,6 +72,8 @@ def _write_state(stack: LocalStack) -> None:
         "stack_name": stack.stack_name,
         "outputs": stack.outputs(),
     }
+    if api_url:
+        state["api_url"] = api_url
     STATE_FILE.write_text(json.dumps(state, indent=2), encoding="utf-8")
 
 
@@ -100,6 +105,48 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         if args.serve:
             STATE_FILE.unlink(missing_ok=True)
+        emulator.stop()
+
+
+def _wait_until_stopped() -> None:
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """The `sam local start-api` equivalent: runtime + the template's REST API with the Cognito check."""
+    emulator, stack = start_runtime(args.stack_name, args.log_level)
+    server = None
+    try:
+        if args.demo:
+            print("Running the sample intents first, so the API has executions to show ...", flush=True)
+            run_demo(stack, sys.stdout)
+        server = LocalApiServer(stack, port=args.port).start()
+        _write_state(stack, server.url)
+        api = server.api
+        if api is None:  # start() sets it
+            raise CliError("the local API did not start")
+        print(f"\nLocal API ({api.logical_id}, stage {api.stage}) at {server.url}")
+        for route in api.routes:
+            auth = f"Cognito ({route.authorizer.name})" if route.authorizer else "none"
+            print(f"  {route.method:<7} {route.resource}   auth: {auth}")
+        user = load_demo_tenants()[0]
+        example = f"{server.url}/accounts/{user.account_ids[0]}/executions?limit=5"
+        print(
+            "\nIn another shell, get a token and call it:\n"
+            f"  TOKEN=$(.venv/bin/exec-local token --user {user.user_email})\n"
+            f'  curl -H "Authorization: $TOKEN" "{example}"\n'
+            f"Demo users: {', '.join(t.user_email for t in load_demo_tenants())}. Ctrl-C stops.",
+            flush=True,
+        )
+        _wait_until_stopped()
+        return 0
+    finally:
+        STATE_FILE.unlink(missing_ok=True)
+        if server is not None:
+            server.stop()
         emulator.stop()
 
 
@@ -135,6 +182,31 @@ def cmd_publish_registry(args: argparse.Namespace) -> int:
     for name, result in results.items():
         print(f"{name}: {result.value}")
     return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    """The `sam local invoke` equivalent: one function, one event, on a fresh embedded runtime."""
+    event_path = Path(args.event)
+    try:
+        event = json.loads(event_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read the event file {event_path}: {exc}") from None
+    emulator, stack = start_runtime(args.stack_name, args.log_level)
+    try:
+        if args.function not in stack.functions:
+            known = ", ".join(sorted(stack.functions))
+            raise CliError(f"unknown function {args.function!r}; the template has: {known}")
+        seed_sample_world(operations_for(stack))
+        response = stack.client("lambda").invoke(
+            FunctionName=stack.physical_name(args.function), Payload=json.dumps(event).encode()
+        )
+        payload = json.loads(response["Payload"].read() or b"null")
+        error = response.get("FunctionError")
+        print(f"--- {args.function} returned{' a function error' if error else ''}:")
+        print(json.dumps(payload, indent=2))
+        return 1 if error else 0
+    finally:
+        emulator.stop()
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -175,6 +247,28 @@ def build_parser() -> argparse.ArgumentParser:
         "publish-registry", help="publish registry/action_types.json (needs `up --serve`)"
     )
     publish.set_defaults(func=cmd_publish_registry)
+    invoke = commands.add_parser(
+        "invoke", help="run one function's handler with an event file (the sam local invoke equivalent)"
+    )
+    invoke.add_argument(
+        "function", help="the function's logical id in template.yaml, e.g. ExecutionRecorderFunction"
+    )
+    invoke.add_argument("event", help="path of a JSON event, e.g. events/execution_recorder_succeeded.json")
+    invoke.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of local resource names")
+    invoke.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="function logs"
+    )
+    invoke.set_defaults(func=cmd_invoke)
+    api = commands.add_parser(
+        "api", help="serve the status API locally with the Cognito check (sam local start-api equivalent)"
+    )
+    api.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
+    api.add_argument("--demo", action="store_true", help="run the sample intents first")
+    api.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of local resource names")
+    api.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="function logs"
+    )
+    api.set_defaults(func=cmd_api)
     token = commands.add_parser("token", help="print a Cognito ID token for a demo user (needs `up --serve`)")
     token.add_argument("--user", required=True, help="demo user e-mail, e.g. ops@acme.example")
     token.set_defaults(func=cmd_token)

@@ -11,7 +11,9 @@ import io
 import json
 import logging
 import os
+import secrets
 import socket
+import string
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ import requests
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from local_runtime import eventbridge
+from local_runtime import dynamodb_isolation, eventbridge
 from local_runtime.lambdas import InProcessLambdaRouter, LocalFunction
 from local_runtime.metering import HARNESS_USER_AGENT, RequestMeter
 from local_runtime.template import (
@@ -34,6 +36,7 @@ from local_runtime.template import (
     condition_values,
     creation_order,
     load_project_template,
+    references,
     resolve_intrinsics,
 )
 
@@ -86,6 +89,7 @@ class LocalEmulator:
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         InProcessLambdaRouter.install()
         eventbridge.install()
+        dynamodb_isolation.install()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         wsgi_server = self._server._server
@@ -194,10 +198,20 @@ class LocalStack:
     def function(self, logical_id: str) -> LocalFunction:
         return self.functions[logical_id]
 
+    def resolve(self, value: Any) -> Any:
+        """Resolve intrinsic functions in a value of the translated template against local resources."""
+        return resolve_intrinsics(value, self._ctx)
+
     def outputs(self) -> dict[str, str]:
-        """The template's Outputs, resolved against the local resources."""
+        """The template's Outputs, resolved against the local resources.
+
+        Outputs of resources the runtime does not create (the REST API: the local API server serves it
+        instead, see local_runtime/api_server.py) are left out.
+        """
         result: dict[str, str] = {}
         for name, output in self.template.transformed.get("Outputs", {}).items():
+            if references(output["Value"]) & self.skipped.keys():
+                continue
             value = resolve_intrinsics(output["Value"], self._ctx)
             result[name] = ",".join(value) if isinstance(value, list) else str(value)
         return result
@@ -257,6 +271,9 @@ class LocalStack:
             "AWS::Logs::LogGroup": self._create_log_group,
             "AWS::StepFunctions::StateMachine": self._create_state_machine,
             "AWS::Events::Rule": self._create_rule,
+            "AWS::SecretsManager::Secret": self._create_secret,
+            "AWS::CloudWatch::Alarm": self._create_alarm,
+            "AWS::CloudWatch::Dashboard": self._create_dashboard,
         }
 
     def _remember(
@@ -488,6 +505,19 @@ class LocalStack:
         arn = self.client("stepfunctions").create_state_machine(**kwargs)["stateMachineArn"]
         return self._remember(logical_id, "AWS::StepFunctions::StateMachine", arn, arn, Name=name)
 
+    def _create_secret(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        """A secret with its value: SecretString as given, or generated from GenerateSecretString."""
+        name = props.get("Name") or self._name(logical_id, 256)
+        value = props.get("SecretString")
+        if value is None:
+            value = _generated_secret_string(props.get("GenerateSecretString", {}))
+        kwargs: dict[str, Any] = {"Name": name, "SecretString": value}
+        if "Description" in props:
+            kwargs["Description"] = props["Description"]
+        arn = self.client("secretsmanager").create_secret(**kwargs)["ARN"]
+        # Ref of a secret is its ARN.
+        return self._remember(logical_id, "AWS::SecretsManager::Secret", arn, arn, Id=arn)
+
     def _create_rule(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
         events = self.client("events")
         name = props.get("Name") or self._name(logical_id)
@@ -505,6 +535,29 @@ class LocalStack:
         if targets:
             events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
         return self._remember(logical_id, "AWS::Events::Rule", name, arn)
+
+    def _create_alarm(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        """Stored as declared; the emulator never evaluates alarms (DESIGN §5)."""
+        name = props.get("AlarmName") or self._name(logical_id, 255)
+        keys = (
+            "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Period",
+            "EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData",
+            "AlarmActions", "OKActions", "InsufficientDataActions", "DatapointsToAlarm", "Unit",
+        )  # fmt: skip
+        kwargs = {k: props[k] for k in keys if k in props}
+        for number in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+            if number in kwargs:
+                kwargs[number] = int(kwargs[number])
+        if "Threshold" in kwargs:
+            kwargs["Threshold"] = float(kwargs["Threshold"])
+        self.client("cloudwatch").put_metric_alarm(AlarmName=name, **kwargs)
+        arn = f"arn:aws:cloudwatch:{self.region}:{ACCOUNT_ID}:alarm:{name}"
+        return self._remember(logical_id, "AWS::CloudWatch::Alarm", name, arn)
+
+    def _create_dashboard(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        name = props.get("DashboardName") or self._name(logical_id, 255)
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+        return self._remember(logical_id, "AWS::CloudWatch::Dashboard", name, None)
 
     def _lambda_environment(
         self, name: str, props: Mapping[str, Any], template_env: Mapping[str, str]
@@ -556,6 +609,21 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
         converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(days)}
     return converted
+
+
+def _generated_secret_string(spec: Mapping[str, Any]) -> str:
+    """What Secrets Manager's GenerateSecretString produces: a random password, optionally inside a JSON
+    template under ``GenerateStringKey``."""
+    alphabet = string.ascii_letters + string.digits
+    if not spec.get("ExcludePunctuation"):
+        alphabet += string.punctuation
+    excluded = str(spec.get("ExcludeCharacters", ""))
+    alphabet = "".join(c for c in alphabet if c not in excluded)
+    password = "".join(secrets.choice(alphabet) for _ in range(int(spec.get("PasswordLength", 32))))
+    template, key = spec.get("SecretStringTemplate"), spec.get("GenerateStringKey")
+    if template and key:
+        return json.dumps({**json.loads(template), key: password})
+    return password
 
 
 def _placeholder_zip() -> bytes:

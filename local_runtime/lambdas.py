@@ -32,6 +32,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from local_runtime.output import router
+
 _ENVIRON_LOCK = threading.RLock()
 _FunctionHandler = Callable[[Any, Any], Any]
 
@@ -80,6 +82,12 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+@dataclass(frozen=True)
+class InvocationLog:
+    request_id: str
+    lines: list[str]
+
+
 @dataclass
 class LocalFunction:
     """One deployed function: where its code is and the environment the template gives it."""
@@ -98,6 +106,7 @@ class LocalFunction:
     cold_starts: int = 0
     invocations: int = 0
     _faults: deque[tuple[str, bool]] = field(default_factory=deque)
+    invocation_logs: deque[InvocationLog] = field(default_factory=lambda: deque(maxlen=1000))
 
     def inject_fault(self, error_type: str, times: int = 1, *, after_handler: bool = False) -> None:
         """Fail the next `times` invocations with `error_type`, as a crash of the function would.
@@ -123,6 +132,7 @@ class LocalFunction:
                 for layer_dir in self.layer_dirs:  # a layer's python/ is on sys.path in Lambda
                     if str(layer_dir) not in sys.path:
                         sys.path.insert(0, str(layer_dir))
+                router()  # loggers created at import must bind the router, not the raw stdout
                 with applied_environment(self.environment):
                     spec.loader.exec_module(module)
                 self._module = module
@@ -145,6 +155,15 @@ class LocalFunction:
             return _fault_payload(fault[0], "injected fault after the handler ran"), True
         return payload, errored
 
+    def _captured(self, handler: _FunctionHandler, event: Any, context: LambdaContext) -> Any:
+        """Run the handler keeping what it prints, as the invocation's log (newest last)."""
+        with router().capture() as sink:
+            try:
+                return handler(event, context)
+            finally:
+                lines = "".join(sink).splitlines()
+                self.invocation_logs.append(InvocationLog(context.aws_request_id, lines))
+
     def _run(self, handler: _FunctionHandler, event: Any) -> tuple[str, bool]:
         context = LambdaContext(
             function_name=self.function_name,
@@ -155,7 +174,7 @@ class LocalFunction:
         # A worker thread lets the runtime enforce the function timeout as Lambda does. The thread
         # cannot be killed; it finishes in the background, which a later invocation never observes.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambda-{self.logical_id}")
-        future = pool.submit(handler, event, context)
+        future = pool.submit(self._captured, handler, event, context)
         try:
             result = future.result(timeout=self.timeout_seconds)
         except FutureTimeout:

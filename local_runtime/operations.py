@@ -52,6 +52,9 @@ class Operations:
         self.stack_name = stack_name
         self._dynamodb = client("dynamodb")
 
+    def client(self, service: str) -> Any:
+        return self._client(service)
+
     # ---------------------------------------------------------------- repositories by table output
     @property
     def intents(self) -> ActionIntentRepository:

@@ -1,4 +1,5 @@
-"""RecordFailure: FAILED / CANCELLED / EXPIRED for a failure caught at any stage, sanitized."""
+"""RecordFailure: FAILED / CANCELLED / EXPIRED for a failure caught at any stage, sanitized, with its
+signal and events."""
 
 from typing import Any
 
@@ -6,39 +7,76 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_core.aws import aws_client
+from execution_core.contracts import RecordDisposition, RecordResult
+from execution_core.models.execution import OutcomeStatus
+from execution_core.observability import MetricName, ObservabilitySettings, business_metrics, correlate
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
+from execution_core.repositories.signals import SignalRepository
+from execution_core.services.events import EventPublisher
 from execution_core.services.recording import OutcomeRecorder
-from execution_core.settings import ExecutionAttemptsTable, ExecutionOutcomesTable, LedgerTable, load_settings
+from execution_core.settings import (
+    EventBus,
+    ExecutionAttemptsTable,
+    ExecutionOutcomesTable,
+    LedgerTable,
+    SignalsTable,
+    load_settings,
+)
 
 
-class Settings(ExecutionAttemptsTable, ExecutionOutcomesTable, LedgerTable):
+class Settings(
+    ExecutionAttemptsTable, ExecutionOutcomesTable, LedgerTable, SignalsTable, EventBus, ObservabilitySettings
+):
     pass
 
 
 settings = load_settings(Settings, "execution_failure_recorder")
 logger = Logger()
+metrics = business_metrics(settings)
 _dynamodb = aws_client("dynamodb")
 recorder = OutcomeRecorder(
     client=_dynamodb,
     attempts=ExecutionAttemptRepository(_dynamodb, settings.execution_attempts_table_name),
     outcomes=ExecutionOutcomeRepository(_dynamodb, settings.execution_outcomes_table_name),
     ledger=LedgerRepository(_dynamodb, settings.ledger_table_name),
+    signals=SignalRepository(_dynamodb, settings.signals_table_name),
+    publisher=EventPublisher(
+        client=aws_client("events"), bus_name=settings.event_bus_name, source=settings.execution_event_source
+    ),
 )
+_STATUS_METRICS = {
+    OutcomeStatus.FAILED: MetricName.EXECUTIONS_FAILED,
+    OutcomeStatus.CANCELLED: MetricName.EXECUTIONS_CANCELLED,
+    OutcomeStatus.EXPIRED: MetricName.EXECUTIONS_EXPIRED,
+}
+
+
+def _count(result: RecordResult) -> None:
+    """Counted once, when the outcome is written (not on retries or duplicates)."""
+    if result.disposition is not RecordDisposition.RECORDED or result.status not in _STATUS_METRICS:
+        return
+    if result.status is OutcomeStatus.FAILED:
+        error_class = result.error_class.value if result.error_class else "UNKNOWN"
+        metrics.count(MetricName.EXECUTIONS_FAILED, error_class=error_class)
+    else:
+        metrics.count(_STATUS_METRICS[result.status])
+    metrics.count(MetricName.SIGNALS_EMITTED)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detail = event.get("detail") if isinstance(event, dict) else None
     if isinstance(detail, dict):  # correlation only; the recorder validates everything
-        logger.thread_safe_clear_keys()
-        logger.thread_safe_append_keys(
+        correlate(
+            logger,
             action_intent_id=str(detail.get("action_intent_id", ""))[:128],
             tenant_id=str(detail.get("tenant_id", ""))[:128],
             account_id=str(detail.get("account_id", ""))[:128],
         )
     result = recorder.record_failure(event)
+    _count(result)
     logger.info(
         "failure recorded",
         extra={

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_core.aws import aws_client
 from execution_core.contracts import AdapterRequest, parse_payload
+from execution_core.observability import correlate
 from execution_core.repositories.internal_objects import InternalObjectRepository
 from execution_core.services.internal_adapter import InternalAdapter
 from execution_core.settings import InternalObjectsTable, load_settings
@@ -21,8 +22,11 @@ adapter = InternalAdapter(
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_payload(AdapterRequest, event)
-    logger.thread_safe_clear_keys()
-    logger.thread_safe_append_keys(
-        action_intent_id=request.action_intent_id, tenant_id=request.tenant_id, account_id=request.account_id
+    correlate(
+        logger,
+        action_intent_id=request.action_intent_id,
+        tenant_id=request.tenant_id,
+        account_id=request.account_id,
+        trace_id=request.trace_id,
     )
     return adapter.create(request).model_dump(mode="json")

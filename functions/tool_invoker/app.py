@@ -8,6 +8,7 @@ from pydantic import Field
 
 from execution_core.aws import aws_client
 from execution_core.contracts import StartedExecution, parse_payload
+from execution_core.observability import correlate
 from execution_core.services.tool_invoker import ToolInvoker
 from execution_core.settings import ArtifactsBucket, ComponentSettings, load_settings
 
@@ -35,12 +36,13 @@ invoker = ToolInvoker(
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = parse_payload(StartedExecution, event)
-    logger.thread_safe_clear_keys()
-    logger.thread_safe_append_keys(
+    correlate(
+        logger,
         action_intent_id=started.action_intent_id,
         tenant_id=started.tenant_id,
         account_id=started.account_id,
         execution_id=started.execution_id,
+        trace_id=started.trace_id,
     )
     result = invoker.invoke(started)
     logger.info("tool invoked", extra={"replayed": result.replayed, "refs": len(result.external_object_refs)})

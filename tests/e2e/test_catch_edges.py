@@ -96,4 +96,5 @@ def test_recorder_crash_after_commit_is_retried_without_duplicates(
     assert [e.event_type.value for e in ops.ledger_entries(tenant.tenant_id, intent.action_intent_id)] == [
         "EXECUTION_STARTED",
         "ACTION_EXECUTED",
+        "SIGNAL",
     ]

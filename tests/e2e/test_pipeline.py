@@ -59,6 +59,7 @@ def test_internal_tools_succeed_with_one_object_and_an_artifact(
     assert _ledger_types(ops, tenant, intent.action_intent_id) == [
         LedgerEventType.EXECUTION_STARTED,
         LedgerEventType.ACTION_EXECUTED,
+        LedgerEventType.SIGNAL,
     ]
     assert _internal_objects(runtime, tenant) == 1
     # The raw response is in S3 under tenant/account/intent/attempt; only the reference travels on.
@@ -102,7 +103,10 @@ def test_crm_401_fails_with_auth(tenant: Tenant, ops: Operations, crm_server: Cr
     assert (outcome.status, outcome.error_class) == (OutcomeStatus.FAILED, ErrorClass.AUTH)
     assert crm_server.tasks == []
     assert crm_server.requests == 1  # AUTH is not transient: no retry
-    assert _ledger_types(ops, tenant, intent.action_intent_id)[-1] is LedgerEventType.ACTION_FAILED
+    assert _ledger_types(ops, tenant, intent.action_intent_id)[-2:] == [
+        LedgerEventType.ACTION_FAILED,
+        LedgerEventType.SIGNAL,
+    ]
 
 
 def test_crm_500_then_success_creates_one_task(
@@ -134,6 +138,7 @@ def _assert_cancelled_without_effect(
     assert _ledger_types(ops, tenant, intent_id) == [
         LedgerEventType.EXECUTION_STARTED,
         LedgerEventType.EXECUTION_CANCELLED,
+        LedgerEventType.SIGNAL,
     ]
 
 
@@ -184,7 +189,10 @@ def test_expired_intent_expires_without_effect(tenant: Tenant, ops: Operations, 
     assert outcome is not None
     assert (outcome.status, outcome.error_code) == (OutcomeStatus.EXPIRED, ErrorCode.INTENT_EXPIRED)
     assert _internal_objects(runtime, tenant) == 0
-    assert _ledger_types(ops, tenant, intent.action_intent_id)[-1] is LedgerEventType.EXECUTION_EXPIRED
+    assert _ledger_types(ops, tenant, intent.action_intent_id)[-2:] == [
+        LedgerEventType.EXECUTION_EXPIRED,
+        LedgerEventType.SIGNAL,
+    ]
 
 
 def test_missing_intent_fails_with_intent_not_found(tenant: Tenant, ops: Operations) -> None:
@@ -198,7 +206,10 @@ def test_missing_intent_fails_with_intent_not_found(tenant: Tenant, ops: Operati
     attempt = ops.attempt(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
     assert attempt is not None
     assert attempt.status is AttemptStatus.FAILED
-    assert _ledger_types(ops, tenant, intent.action_intent_id) == [LedgerEventType.ACTION_FAILED]
+    assert _ledger_types(ops, tenant, intent.action_intent_id) == [
+        LedgerEventType.ACTION_FAILED,
+        LedgerEventType.SIGNAL,
+    ]
 
 
 def test_missing_required_parameter_fails_with_validation(tenant: Tenant, ops: Operations) -> None:
@@ -238,4 +249,5 @@ def test_ten_concurrent_duplicate_approvals_make_exactly_one_effect(
     assert _ledger_types(ops, tenant, intent.action_intent_id) == [
         LedgerEventType.EXECUTION_STARTED,
         LedgerEventType.ACTION_EXECUTED,
+        LedgerEventType.SIGNAL,
     ]

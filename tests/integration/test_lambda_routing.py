@@ -125,3 +125,18 @@ def test_step_functions_sees_the_error_type_for_retry_and_catch(probe_stack: Loc
     assert outputs[0]["probe"]["result"]["probe"] == "first"
     assert outputs[1]["outcome"] == "caught"
     assert outputs[1]["error"]["Error"] == "ProbeFailureError"
+
+
+def test_moto_dynamodb_writes_are_serialized(probe_stack: LocalStack) -> None:
+    """moto's transactions are not isolated; the runtime's lock must be in place (see dynamodb_isolation)."""
+    from local_runtime import dynamodb_isolation
+
+    assert dynamodb_isolation.installed()
+
+
+def test_eventbridge_delivers_to_a_state_machine_target() -> None:
+    """The EventBridge → Step Functions hook relies on a private moto method: fail loudly if it moved."""
+    from moto.events.models import Rule
+
+    params = list(inspect.signature(Rule.send_to_targets).parameters)
+    assert params[:2] == ["self", "original_event"]

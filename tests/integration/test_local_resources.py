@@ -94,3 +94,15 @@ def test_outputs_resolve_to_created_resources(runtime: LocalStack) -> None:
 def test_conditional_resources_follow_parameters(runtime: LocalStack) -> None:
     assert "AlarmEmailSubscription" in runtime.skipped
     assert "AlarmEmailSubscription" not in runtime.created
+
+
+def test_alarms_and_dashboard_are_created_locally(runtime: LocalStack) -> None:
+    declared = {lid for lid, r in RAW_RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    alarms = runtime.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    by_name = {a["AlarmName"]: a for a in alarms}
+    for logical_id in declared:
+        alarm = by_name[runtime.physical_name(logical_id)]
+        assert alarm["AlarmActions"] == [runtime.outputs()["AlarmTopicArn"]]
+        assert alarm["Period"] == 300
+    dashboards = runtime.client("cloudwatch").list_dashboards()["DashboardEntries"]
+    assert runtime.outputs()["DashboardName"] in {d["DashboardName"] for d in dashboards}

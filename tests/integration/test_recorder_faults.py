@@ -6,6 +6,7 @@ after it (written, but the function died before answering) — the two ways a La
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,8 +22,10 @@ from execution_core.contracts import (
     StartRequest,
     ToolResult,
 )
+from execution_core.errors import DataStoreUnavailableError
 from execution_core.models.execution import ExternalObjectRef, ExternalSystem
 from execution_core.models.intent import ActionIntent, ActionTarget
+from execution_core.repositories.signals import SignalRepository
 from execution_core.services.recording import OutcomeRecorder
 from execution_core.services.starter import ExecutionStarter
 from local_runtime.emulator import LocalStack
@@ -119,16 +122,24 @@ def _failure_payload(started: StartedExecution) -> dict[str, Any]:
     }
 
 
-def _recorder(ops: Operations, client: Any) -> OutcomeRecorder:
+def _recorder(ops: Operations, client: Any, events_client: Any = None) -> OutcomeRecorder:
     from execution_core.repositories.attempts import ExecutionAttemptRepository
     from execution_core.repositories.ledger import LedgerRepository
     from execution_core.repositories.outcomes import ExecutionOutcomeRepository
+    from execution_core.repositories.signals import SignalRepository
+    from execution_core.services.events import EventPublisher
 
     return OutcomeRecorder(
         client=client,
         attempts=ExecutionAttemptRepository(client, ops.outputs["ExecutionAttemptsTableName"]),
         outcomes=ExecutionOutcomeRepository(client, ops.outputs["ExecutionOutcomesTableName"]),
         ledger=LedgerRepository(client, ops.outputs["LedgerTableName"]),
+        signals=SignalRepository(client, ops.outputs["SignalsTableName"]),
+        publisher=EventPublisher(
+            client=events_client or ops.client("events"),
+            bus_name=ops.outputs["ExecutionEventBusName"],
+            source=ops.outputs["ExecutionEventSource"],
+        ),
     )
 
 
@@ -153,7 +164,20 @@ def _final_records(ops: Operations, started: StartedExecution) -> dict[str, Any]
     return {
         "outcome": outcome.model_dump(exclude=ignore) if outcome else None,
         "attempt": attempt.model_dump(exclude=ignore) if attempt else None,
-        "ledger": [e.model_dump(exclude=ignore) for e in ledger],
+        "ledger": [
+            {
+                **e.model_dump(exclude=ignore),
+                "details": {k: v for k, v in e.details.items() if k != "signal_id"},
+            }
+            for e in ledger
+        ],
+        "signals": [
+            s.model_dump(include={"signal_type", "severity", "confidence"}, by_alias=False)
+            for s in SignalRepository(ops.client("dynamodb"), ops.outputs["SignalsTableName"])
+            .list_for_account(started.tenant_id, started.account_id, limit=100)
+            .items
+            if s.context.get("action_intent_id") == started.action_intent_id
+        ],
     }
 
 
@@ -197,13 +221,22 @@ def test_recorder_retried_five_times_and_concurrently_records_once(
     from concurrent.futures import ThreadPoolExecutor
 
     started = _started(ops, f"t-{uuid.uuid4().hex[:10]}")
+
+    def run_as_step_functions_would(_: int) -> RecordDisposition:
+        # Concurrent transactions on one item may be cancelled as a conflict: a retryable error that
+        # Step Functions retries; do the same here (bounded).
+        for _attempt in range(5):
+            try:
+                return _run(ops, "success", runtime.client("dynamodb"), started)
+            except DataStoreUnavailableError:
+                time.sleep(0.05)
+        raise AssertionError("still conflicting after 5 attempts")
+
     with ThreadPoolExecutor(max_workers=5) as pool:
-        dispositions = list(
-            pool.map(lambda _: _run(ops, "success", runtime.client("dynamodb"), started), range(5))
-        )
+        dispositions = list(pool.map(run_as_step_functions_would, range(5)))
     dispositions += [_run(ops, "success", runtime.client("dynamodb"), started) for _ in range(5)]
 
     assert dispositions.count(RecordDisposition.RECORDED) == 1
     assert set(dispositions) == {RecordDisposition.RECORDED, RecordDisposition.ALREADY_RECORDED}
     records = _final_records(ops, started)
-    assert [e["event_type"] for e in records["ledger"]] == ["EXECUTION_STARTED", "ACTION_EXECUTED"]
+    assert [e["event_type"] for e in records["ledger"]] == ["EXECUTION_STARTED", "ACTION_EXECUTED", "SIGNAL"]

@@ -24,6 +24,7 @@ __all__ = [
     "DownstreamError",
     "ErrorClass",
     "ErrorCode",
+    "EventPublishError",
     "ExecutionError",
     "ExternalWriteInDoubtError",
     "IntentExpiredError",
@@ -70,6 +71,7 @@ class ErrorCode(StrEnum):
     TIMEOUT = "TIMEOUT"
     CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
     DATA_STORE_UNAVAILABLE = "DATA_STORE_UNAVAILABLE"
+    EVENT_PUBLISH_FAILED = "EVENT_PUBLISH_FAILED"
     DATA_STORE_ERROR = "DATA_STORE_ERROR"
     STATE_CONFLICT = "STATE_CONFLICT"
     CONNECTOR_NOT_CONFIGURED = "CONNECTOR_NOT_CONFIGURED"
@@ -208,6 +210,13 @@ class ExternalWriteInDoubtError(ExecutionError):
     error_class = ErrorClass.DOWNSTREAM
     error_code = ErrorCode.EXTERNAL_WRITE_IN_DOUBT
     default_message = "An earlier attempt may already have made this external write"
+
+
+class EventPublishError(DownstreamError):
+    """EventBridge did not accept every event; the recorder is idempotent, so it is retried whole."""
+
+    error_code = ErrorCode.EVENT_PUBLISH_FAILED
+    default_message = "Publishing events failed"
 
 
 class DataStoreUnavailableError(DownstreamError):

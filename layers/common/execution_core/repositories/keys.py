@@ -88,3 +88,8 @@ def internal_object_prefix(kind: InternalObjectKind) -> str:
 
 def connector_sk(connector_type: str) -> str:
     return f"CONNECTOR#{_part(connector_type, 'connector_type')}"
+
+
+def signal_tenant_account(tenant_id: str, account_id: str) -> str:
+    """Partition key of the signals' AccountTimeIndex: tenant-scoped, never shared across tenants."""
+    return f"{_part(tenant_id, 'tenant_id')}#{_part(account_id, 'account_id')}"

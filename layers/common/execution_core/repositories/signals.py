@@ -6,6 +6,7 @@ from botocore.exceptions import ClientError
 
 from execution_core.errors import InvalidInputError
 from execution_core.models import Signal
+from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (
     Item,
@@ -20,16 +21,20 @@ from execution_core.repositories.dynamo import (
 )
 
 TTL_ATTRIBUTE = "expiresAtEpoch"
-STORAGE_ATTRIBUTES = (TTL_ATTRIBUTE,)
+INDEX_ATTRIBUTE = "tenantAccountId"
+STORAGE_ATTRIBUTES = (TTL_ATTRIBUTE, INDEX_ATTRIBUTE)
 ACCOUNT_TIME_INDEX = "AccountTimeIndex"
 MAX_PAGE_SIZE = 100
 
 
 class SignalRepository(TableRepository):
     def _item(self, signal: Signal) -> Item:
-        if signal.ttl.expires_at is None:
-            return to_item(signal)
-        return to_item(signal, **{TTL_ATTRIBUTE: int(signal.ttl.expires_at.timestamp())})
+        storage: dict[str, str | int] = {
+            INDEX_ATTRIBUTE: keys.signal_tenant_account(signal.tenant_id, signal.account_id)
+        }
+        if signal.ttl.expires_at is not None:
+            storage[TTL_ATTRIBUTE] = int(signal.ttl.expires_at.timestamp())
+        return to_item(signal, **storage)
 
     def signal_put_item(self, signal: Signal) -> TransactItem:
         """TransactWriteItems entry: the signal id is deterministic, so a retry cannot add a second one."""
@@ -63,23 +68,23 @@ class SignalRepository(TableRepository):
     def list_for_account(
         self, tenant_id: str, account_id: str, limit: int, start: dict[str, str] | None = None
     ) -> Page[Signal]:
-        """An account's signals, newest first, restricted to the tenant (the index is keyed by account)."""
+        """An account's signals, newest first; the index partition is the tenant's account."""
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        partition = keys.signal_tenant_account(tenant_id, account_id)
         request: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": ACCOUNT_TIME_INDEX,
-            "KeyConditionExpression": "accountId = :account",
-            "FilterExpression": "tenantId = :tenant",
-            "ExpressionAttributeValues": values(account=account_id, tenant=tenant_id),
+            "KeyConditionExpression": "tenantAccountId = :partition",
+            "ExpressionAttributeValues": values(partition=partition),
             "ScanIndexForward": False,
             "Limit": limit,
         }
         request.update(
             start_key(
                 start,
-                {"accountId": account_id},
-                frozenset({"tenantId", "signalId", "accountId", "createdAt"}),
+                {INDEX_ATTRIBUTE: partition},
+                frozenset({"tenantId", "signalId", INDEX_ATTRIBUTE, "createdAt"}),
             )
         )
         with dynamo_errors("list signals"):

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from execution_core.models import ActionIntent, ActionOutcome, ExecutionAttempt
-from execution_core.repositories import attempts, intents, outcomes
+from execution_core.repositories import attempts, intents, keys, outcomes
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.base import Page
-from execution_core.repositories.dynamo import batch_get, model_from_item
+from execution_core.repositories.dynamo import batch_get, key, model_from_item
 from execution_core.repositories.intents import ActionIntentRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 
@@ -19,6 +19,8 @@ class ExecutionRecords:
     intent: ActionIntent | None
     attempt: ExecutionAttempt | None
     outcome: ActionOutcome | None
+    # Whether the account is a member of the tenant (Tenants table), when that was asked for.
+    account_member: bool | None = None
 
     @property
     def found(self) -> bool:
@@ -26,19 +28,36 @@ class ExecutionRecords:
 
 
 class StatusReadRepository:
-    def __init__(self, client: Any, intents_table: str, attempts_table: str, outcomes_table: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        intents_table: str,
+        attempts_table: str,
+        outcomes_table: str,
+        tenants_table: str | None = None,
+    ) -> None:
         self._client = client
+        self._tenants_table = tenants_table
         self._intents_table = intents_table
         self._attempts_table = attempts_table
         self._outcomes_table = outcomes_table
         self._attempts = ExecutionAttemptRepository(client, attempts_table)
 
     def get_execution_records(
-        self, tenant_id: str, account_id: str, action_intent_id: str, consistent: bool = False
+        self,
+        tenant_id: str,
+        account_id: str,
+        action_intent_id: str,
+        consistent: bool = False,
+        check_membership: bool = False,
     ) -> ExecutionRecords:
-        """One BatchGetItem across the three tables; keys embed the tenant, so nothing foreign is read."""
+        """One BatchGetItem across the three tables; keys embed the tenant, so nothing foreign is read.
+
+        With ``check_membership`` the same request also reads the account's membership item of the
+        Tenants table, so authorizing by membership costs no extra round trip.
+        """
         ids = (tenant_id, account_id, action_intent_id)
-        request = {
+        request: dict[str, Any] = {
             self._intents_table: {"Keys": [ActionIntentRepository.key(*ids)], "ConsistentRead": consistent},
             self._attempts_table: {
                 "Keys": [ExecutionAttemptRepository.key(*ids)],
@@ -49,6 +68,14 @@ class StatusReadRepository:
                 "ConsistentRead": consistent,
             },
         }
+        if check_membership:
+            if self._tenants_table is None:
+                raise ValueError("membership checks need the tenants table")
+            request[self._tenants_table] = {
+                "Keys": [key(pk=keys.tenant_pk(tenant_id), sk=keys.account_member_sk(account_id))],
+                "ProjectionExpression": "pk",
+                "ConsistentRead": consistent,
+            }
         found = batch_get(self._client, request, "read execution status")
         intent = _first(found.get(self._intents_table))
         attempt = _first(found.get(self._attempts_table))
@@ -59,6 +86,9 @@ class StatusReadRepository:
             if attempt
             else None,
             outcome=model_from_item(ActionOutcome, outcome, outcomes.STORAGE_ATTRIBUTES) if outcome else None,
+            account_member=bool(found.get(self._tenants_table))
+            if check_membership and self._tenants_table
+            else None,
         )
 
     def list_executions(

@@ -21,7 +21,7 @@ from execution_core.contracts import (
     parse_payload,
 )
 from execution_core.errors import ErrorClass, ErrorCode, InvalidInputError, TransactionConditionFailedError
-from execution_core.models.common import utc_now
+from execution_core.models.common import format_timestamp, utc_now
 from execution_core.models.execution import (
     ActionOutcome,
     AttemptStatus,
@@ -30,12 +30,16 @@ from execution_core.models.execution import (
     OutcomeStatus,
 )
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
+from execution_core.models.signal import Signal
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import TransactItem, transact_write
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
+from execution_core.repositories.signals import SignalRepository
+from execution_core.services.events import EventPublisher, OutgoingEvent
 from execution_core.services.failures import cause_message, classify_error_type, outcome_status_for
 from execution_core.services.identity import execution_name, lease_id_for
+from execution_core.services.signals import build_execution_outcome_signal
 
 STAGES = ("StartExecution", "ValidatePreflight", "InvokeTool", "RecordOutcome")
 
@@ -55,6 +59,8 @@ class OutcomeRecorder:
     attempts: ExecutionAttemptRepository
     outcomes: ExecutionOutcomeRepository
     ledger: LedgerRepository
+    signals: SignalRepository
+    publisher: EventPublisher
     clock: Callable[[], datetime] = utc_now
 
     # ------------------------------------------------------------------ success
@@ -108,7 +114,7 @@ class OutcomeRecorder:
         )
         attempt_entry = self._failure_attempt_entry(start, lease_id, outcome, now)
         if attempt_entry is None:  # another execution owns (or finished) this intent
-            return self._existing_result(start, lease_id, stage)
+            return self._existing_result(start, lease_id)
         entries = [
             self.outcomes.outcome_put_item(outcome),
             attempt_entry,
@@ -237,10 +243,32 @@ class OutcomeRecorder:
     def _commit(
         self, entries: list[TransactItem], start: StartedExecution, lease_id: str, outcome: ActionOutcome
     ) -> RecordResult:
+        """Commit outcome + attempt + ledger entry + signal + SIGNAL entry together, then publish.
+
+        A retry whose transaction finds everything in place publishes again from the stored outcome:
+        the signal is a pure function of it, so every publish carries the same dedupe key.
+        """
+        signal = build_execution_outcome_signal(outcome, start, outcome.trace_id, outcome.completed_at)
+        signal_entry = LedgerEntry(
+            tenant_id=outcome.tenant_id,
+            account_id=outcome.account_id,
+            action_intent_id=outcome.action_intent_id,
+            event_type=LedgerEventType.SIGNAL,
+            occurred_at=outcome.completed_at,
+            trace_id=outcome.trace_id,
+            attempt_count=outcome.attempt_count,
+            details={"signal_id": signal.signal_id, "signal_type": signal.signal_type.value},
+        )
+        all_entries = [
+            *entries,
+            self.signals.signal_put_item(signal),
+            self.ledger.ledger_put_item(signal_entry),
+        ]
         try:
-            transact_write(self.client, entries)
+            transact_write(self.client, all_entries)
         except TransactionConditionFailedError:
-            return self._existing_result(start, lease_id, None)
+            return self._existing_result(start, lease_id)
+        self._publish(outcome, signal)
         return RecordResult(
             disposition=RecordDisposition.RECORDED,
             status=outcome.status,
@@ -249,22 +277,51 @@ class OutcomeRecorder:
             error_code=outcome.error_code,
         )
 
-    def _existing_result(self, start: StartedExecution, lease_id: str, _stage: str | None) -> RecordResult:
+    def _existing_result(self, start: StartedExecution, lease_id: str) -> RecordResult:
         """Nothing was written: answer from the stored outcome (ours → already recorded, else duplicate)."""
         stored = self.outcomes.get(start.tenant_id, start.account_id, start.action_intent_id)
         attempt = self.attempts.get(start.tenant_id, start.account_id, start.action_intent_id)
         ours = attempt is not None and attempt.lease_id == lease_id
         if stored is None or not ours:
-            # Another execution holds or finished the intent; it records the outcome, not us.
+            # Another execution holds or finished the intent; it records and publishes, not us.
             return RecordResult(
                 disposition=RecordDisposition.DUPLICATE,
                 status=stored.status if stored else None,
                 action_intent_id=start.action_intent_id,
             )
+        # Ours and committed: a crash may have come before the publish, so publish (again).
+        self._publish(
+            stored, build_execution_outcome_signal(stored, start, stored.trace_id, stored.completed_at)
+        )
         return RecordResult(
             disposition=RecordDisposition.ALREADY_RECORDED,
             status=stored.status,
             action_intent_id=stored.action_intent_id,
             error_class=stored.error_class,
             error_code=stored.error_code,
+        )
+
+    def _publish(self, outcome: ActionOutcome, signal: Signal) -> None:
+        """SIGNAL_CREATED and the outcome event, each with the signal's dedupe key (at-least-once)."""
+        outcome_detail = {
+            "action_intent_id": outcome.action_intent_id,
+            "tenant_id": outcome.tenant_id,
+            "account_id": outcome.account_id,
+            "status": outcome.status.value,
+            "error_class": outcome.error_class.value if outcome.error_class else None,
+            "error_code": outcome.error_code.value if outcome.error_code else None,
+            "external_object_refs": [ref.model_dump(mode="json") for ref in outcome.external_object_refs],
+            "completed_at": format_timestamp(outcome.completed_at),
+            "trace_id": outcome.trace_id,
+            "signal_id": signal.signal_id,
+            "dedupe_key": signal.dedupe_key,
+        }
+        self.publisher.publish(
+            [
+                OutgoingEvent(
+                    "SIGNAL_CREATED",
+                    {"signal": signal.model_dump(mode="json"), "dedupe_key": signal.dedupe_key},
+                ),
+                OutgoingEvent(signal.signal_type.value, outcome_detail),
+            ]
         )

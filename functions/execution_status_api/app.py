@@ -1,0 +1,81 @@
+"""ExecutionStatusApiFunction: the execution status API behind the Cognito authorizer (thin handler).
+
+Routes are Powertools' (``APIGatewayRestResolver``); the domain (claims → caller, status derivation,
+listing, pagination tokens) lives in the shared package, and ``execution_core.api.http`` is the one
+exception → HTTP map. Everything is built once per container, so a missing variable fails the cold start.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from execution_core.api.http import cors_config, register_error_handlers, require_proxy_event
+from execution_core.api.settings import StatusApiSettings
+from execution_core.aws import aws_client
+from execution_core.repositories.status_read import StatusReadRepository
+from execution_core.repositories.tenants import TenantRepository
+from execution_core.services.authz import caller_from_claims
+from execution_core.services.pagination import PaginationTokens, secret_key
+from execution_core.services.status import StatusService
+from execution_core.settings import aws_region, load_settings
+
+SECRET_MAX_AGE_SECONDS = 300
+
+aws_region()  # set by the Lambda runtime; its absence means a broken runtime, reported by name
+settings = load_settings(StatusApiSettings, "execution_status_api")
+logger = Logger()
+# API Gateway gives up after 29 s and the function after 10 s: two quick tries at most.
+_dynamodb = aws_client("dynamodb", connect_timeout=1.0, read_timeout=3.0)
+_secrets = SecretsProvider(boto3_client=aws_client("secretsmanager", connect_timeout=1.0, read_timeout=3.0))
+service = StatusService(
+    reader=StatusReadRepository(
+        _dynamodb,
+        settings.action_intents_table_name,
+        settings.execution_attempts_table_name,
+        settings.execution_outcomes_table_name,
+        tenants_table=settings.tenants_table_name,
+    ),
+    tenants=TenantRepository(_dynamodb, settings.tenants_table_name),
+    tokens=PaginationTokens(
+        secret_key(lambda: _secrets.get(settings.pagination_secret_arn, max_age=SECRET_MAX_AGE_SECONDS)),
+        ttl=settings.pagination_token_ttl,
+    ),
+)
+
+app = APIGatewayRestResolver(cors=cors_config(settings.origins))
+register_error_handlers(app, logger)
+
+
+def _caller_claims() -> dict[str, Any]:
+    """Only what the authorizer verified; never headers (x-tenant-id) or query parameters."""
+    return app.current_event.request_context.authorizer.claims
+
+
+@app.get("/executions/<action_intent_id>/status")
+def get_execution_status(action_intent_id: str) -> dict[str, Any]:
+    caller = caller_from_claims(_caller_claims())
+    account_id = app.current_event.get_query_string_value("account_id")
+    status = service.get_status(caller, action_intent_id, account_id)
+    return status.model_dump(mode="json", exclude_none=True)
+
+
+@app.get("/accounts/<account_id>/executions")
+def list_account_executions(account_id: str) -> dict[str, Any]:
+    caller = caller_from_claims(_caller_claims())
+    query = app.current_event.get_query_string_value
+    page = service.list_executions(caller, account_id, query("limit"), query("next_token"))
+    body: dict[str, Any] = {
+        "executions": [e.model_dump(mode="json", exclude_none=True) for e in page.executions]
+    }
+    if page.next_token:
+        body["next_token"] = page.next_token
+    return body
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(require_proxy_event(event), context)

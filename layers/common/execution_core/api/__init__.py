@@ -1,0 +1,1 @@
+"""HTTP edge of the status API: settings, CORS and the one exception → HTTP response map."""

@@ -1,0 +1,62 @@
+"""Logs and metrics every function shares: correlation keys and business metrics in one namespace.
+
+Metrics are emitted one EMF line per business event (Powertools ``single_metric``) rather than through
+the shared Metrics buffer: the buffer is process-wide, and the local runtime runs every function in one
+process, where a shared buffer would flush one function's metrics under another's service name.
+Namespace and service are read once at cold start with the rest of the settings.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from pydantic import Field
+
+from execution_core.settings import ComponentSettings
+
+
+class MetricName(StrEnum):
+    EXECUTIONS_STARTED = "ExecutionsStarted"
+    EXECUTIONS_SUCCEEDED = "ExecutionsSucceeded"
+    EXECUTIONS_FAILED = "ExecutionsFailed"
+    EXECUTIONS_CANCELLED = "ExecutionsCancelled"
+    EXECUTIONS_EXPIRED = "ExecutionsExpired"
+    DUPLICATE_STARTS_IGNORED = "DuplicateStartsIgnored"
+    KILL_SWITCH_BLOCKED = "KillSwitchBlocked"
+    SIGNALS_EMITTED = "SignalsEmitted"
+
+
+class ObservabilitySettings(ComponentSettings):
+    powertools_service_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+    powertools_metrics_namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")]
+
+
+@dataclass(frozen=True)
+class BusinessMetrics:
+    namespace: str
+    service: str
+
+    def count(self, name: MetricName, **dimensions: str) -> None:
+        with single_metric(
+            name=name.value,
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=self.namespace,
+            default_dimensions={"service": self.service, **dimensions},
+        ):
+            pass
+
+
+def business_metrics(settings: ObservabilitySettings) -> BusinessMetrics:
+    return BusinessMetrics(settings.powertools_metrics_namespace, settings.powertools_service_name)
+
+
+def correlate(logger: Logger, **keys: str | None) -> None:
+    """Start an invocation's correlation keys (action_intent_id, tenant_id, account_id, execution_id).
+
+    Thread-local keys: the local runtime runs concurrent invocations of one function in threads.
+    """
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(**{k: v for k, v in keys.items() if v})

@@ -1,0 +1,230 @@
+"""Signals and outcome events (seed §1): one signal per outcome, events observed through an
+EventBridge rule delivering to SQS, at-least-once publishing that always carries the same dedupe key."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from execution_core.contracts import ActionApprovedDetail, ActionApprovedEvent, StartRequest, ToolResult
+from execution_core.models.execution import ExternalObjectRef, ExternalSystem
+from execution_core.models.ledger import LedgerEventType
+from execution_core.repositories.signals import SignalRepository
+from execution_core.services.starter import ExecutionStarter
+from local_runtime.crm_server import CrmTestServer
+from local_runtime.emulator import LocalStack
+from local_runtime.operations import Operations
+from tests.e2e.conftest import Tenant
+
+pytestmark = pytest.mark.emulator
+
+
+class EventTap:
+    """An SQS queue behind an EventBridge rule on everything the stack publishes."""
+
+    def __init__(self, runtime: LocalStack) -> None:
+        self._sqs = runtime.client("sqs")
+        outputs = runtime.outputs()
+        name = f"event-tap-{uuid.uuid4().hex[:8]}"
+        self.queue_url = self._sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events = runtime.client("events")
+        bus = outputs["ExecutionEventBusName"]
+        events.put_rule(
+            Name=name,
+            EventBusName=bus,
+            EventPattern=json.dumps({"source": [outputs["ExecutionEventSource"]]}),
+        )
+        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": queue_arn}])
+        self.seen: list[dict[str, Any]] = []
+
+    def events_for(self, action_intent_id: str) -> list[dict[str, Any]]:
+        while True:
+            batch = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not batch:
+                break
+            for message in batch:
+                self.seen.append(json.loads(message["Body"]))
+                self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [e for e in self.seen if _intent_of(e) == action_intent_id]
+
+
+def _intent_of(event: dict[str, Any]) -> str | None:
+    detail = event["detail"]
+    if "signal" in detail:
+        return str(detail["signal"]["context"]["action_intent_id"])
+    intent_id = detail.get("action_intent_id")
+    return str(intent_id) if intent_id is not None else None
+
+
+@pytest.fixture(scope="module")
+def tap(runtime: LocalStack) -> EventTap:
+    return EventTap(runtime)
+
+
+def _signals(runtime: LocalStack, tenant: Tenant) -> list[Any]:
+    repository = SignalRepository(runtime.client("dynamodb"), runtime.physical_name("SignalsTable"))
+    return repository.list_for_account(tenant.tenant_id, tenant.account_id, limit=100).items
+
+
+def _signal_ledger_entries(ops: Operations, tenant: Tenant, intent_id: str) -> int:
+    return [e.event_type for e in ops.ledger_entries(tenant.tenant_id, intent_id)].count(
+        LedgerEventType.SIGNAL
+    )
+
+
+@pytest.mark.parametrize(
+    ("crm_failure", "execution", "outcome_event"),
+    [(None, "SUCCEEDED", "ACTION_EXECUTED"), (401, "FAILED", "ACTION_FAILED")],
+)
+def test_an_execution_produces_one_signal_and_its_events(
+    tenant: Tenant,
+    ops: Operations,
+    runtime: LocalStack,
+    crm_server: CrmTestServer,
+    tap: EventTap,
+    crm_failure: int | None,
+    execution: str,
+    outcome_event: str,
+) -> None:
+    if crm_failure:
+        crm_server.fail_next(crm_failure)
+    intent = tenant.intent("CREATE_CRM_TASK")
+
+    assert tenant.run(intent) == execution
+
+    (signal,) = _signals(runtime, tenant)
+    assert signal.signal_type.value == outcome_event
+    assert _signal_ledger_entries(ops, tenant, intent.action_intent_id) == 1
+    events = tap.events_for(intent.action_intent_id)
+    assert sorted(e["detail-type"] for e in events) == sorted(["SIGNAL_CREATED", outcome_event])
+    assert {e["detail"]["dedupe_key"] for e in events} == {signal.dedupe_key}
+    created = next(e for e in events if e["detail-type"] == "SIGNAL_CREATED")
+    assert created["detail"]["signal"]["signalId"] == signal.signal_id  # camelCase, as stored
+    outcome = next(e for e in events if e["detail-type"] == outcome_event)
+    assert outcome["detail"]["status"] == ("SUCCEEDED" if execution == "SUCCEEDED" else "FAILED")
+
+
+@pytest.fixture
+def record_request(ops: Operations, tenant: Tenant) -> dict[str, Any]:
+    """A started execution (real lease) and a tool result: the recorder's input."""
+    intent = tenant.intent()
+    starter = ExecutionStarter(ops.intents, ops.registry, ops.attempts, ops.ledger, lease_seconds=600)
+    detail = ActionApprovedDetail(
+        action_intent_id=intent.action_intent_id, tenant_id=tenant.tenant_id, account_id=tenant.account_id
+    )
+    started = starter.start(
+        StartRequest(
+            event=ActionApprovedEvent(detail=detail),
+            execution_id=f"arn:aws:states:us-east-1:123456789012:execution:m:{uuid.uuid4()}",
+        )
+    )
+    tool = ToolResult(
+        external_object_refs=[
+            ExternalObjectRef(system=ExternalSystem.INTERNAL, object_type="NOTE", object_id="n1")
+        ],
+        raw_response_artifact_ref=f"s3://bucket/{tenant.tenant_id}/{tenant.account_id}/x/attempt-1/r.json",
+        tool_run_ref="n1",
+    )
+    return {"start": started.model_dump(mode="json"), "tool": tool.model_dump(mode="json")}
+
+
+def test_recorder_five_times_in_a_row_and_five_concurrently_records_one_signal(
+    tenant: Tenant, ops: Operations, runtime: LocalStack, tap: EventTap, record_request: dict[str, Any]
+) -> None:
+    lam = runtime.client("lambda")
+    name = runtime.physical_name("ExecutionRecorderFunction")
+
+    def invoke(_: int) -> dict[str, Any]:
+        # A transaction cancelled by a concurrent one is a retryable error Step Functions retries.
+        for _attempt in range(5):
+            response = lam.invoke(FunctionName=name, Payload=json.dumps(record_request))
+            payload = json.loads(response["Payload"].read())
+            if not response.get("FunctionError"):
+                return dict(payload)
+            assert payload["errorType"] == "DataStoreUnavailableError", payload
+        raise AssertionError("still conflicting after 5 attempts")
+
+    results = [invoke(i) for i in range(5)]
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results += list(pool.map(invoke, range(5)))
+
+    dispositions = [r["disposition"] for r in results]
+    assert dispositions.count("RECORDED") == 1
+    assert dispositions.count("ALREADY_RECORDED") == 9
+    intent_id = record_request["start"]["action_intent_id"]
+    (signal,) = _signals(runtime, tenant)
+    assert _signal_ledger_entries(ops, tenant, intent_id) == 1
+    events = tap.events_for(intent_id)
+    assert [e["detail-type"] for e in events].count("SIGNAL_CREATED") == 10  # at least once, every time
+    assert {e["detail"]["dedupe_key"] for e in events} == {signal.dedupe_key}
+
+
+class _FailingPutEvents:
+    def __init__(self, real: Any) -> None:
+        self._real, self.failures = real, 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def put_events(self, **kwargs: Any) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("the function died before publishing")
+        return self._real.put_events(**kwargs)
+
+
+@pytest.fixture
+def restore_recorder_events(runtime: LocalStack) -> Iterator[Any]:
+    """Swap the deployed recorder's events client (its module is loaded once, like a warm container)."""
+    function = runtime.function("ExecutionRecorderFunction")
+    function.invoke({})  # make sure the module is loaded; a bad payload writes nothing
+    module = function._module
+    assert module is not None
+    publisher = module.recorder.publisher
+    yield module
+    object.__setattr__(module.recorder, "publisher", publisher)
+
+
+def test_crash_after_commit_before_publish_then_retry_publishes_once(
+    tenant: Tenant,
+    ops: Operations,
+    runtime: LocalStack,
+    tap: EventTap,
+    record_request: dict[str, Any],
+    restore_recorder_events: Any,
+) -> None:
+    from execution_core.services.events import EventPublisher
+
+    module = restore_recorder_events
+    original = module.recorder.publisher
+    failing = _FailingPutEvents(original.client)
+    object.__setattr__(
+        module.recorder,
+        "publisher",
+        EventPublisher(client=failing, bus_name=original.bus_name, source=original.source),
+    )
+    lam = runtime.client("lambda")
+    name = runtime.physical_name("ExecutionRecorderFunction")
+
+    crashed = lam.invoke(FunctionName=name, Payload=json.dumps(record_request))
+    assert crashed.get("FunctionError")
+    intent_id = record_request["start"]["action_intent_id"]
+    assert _signals(runtime, tenant)  # committed before the crash
+    assert tap.events_for(intent_id) == []  # nothing was published
+
+    retried = lam.invoke(FunctionName=name, Payload=json.dumps(record_request))
+    assert json.loads(retried["Payload"].read())["disposition"] == "ALREADY_RECORDED"
+    events = tap.events_for(intent_id)
+    assert sorted(e["detail-type"] for e in events) == ["ACTION_EXECUTED", "SIGNAL_CREATED"]
+    assert len(_signals(runtime, tenant)) == 1
+    assert _signal_ledger_entries(ops, tenant, intent_id) == 1

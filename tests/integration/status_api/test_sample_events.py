@@ -1,0 +1,50 @@
+"""events/status_api_*.json: each sample, run through the function, answers the status its name says."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from local_runtime.emulator import LocalStack
+from local_runtime.project import operations_for
+from local_runtime.sample_world import seed_sample_world
+from local_runtime.template import PROJECT_ROOT
+from tests.integration.status_api.conftest import FUNCTION, ORIGIN
+
+pytestmark = pytest.mark.emulator
+
+SAMPLES = sorted((PROJECT_ROOT / "events").glob("status_api_*.json"))
+
+
+def test_the_samples_cover_every_case_the_readme_names() -> None:
+    names = {path.stem for path in SAMPLES}
+    assert {
+        "status_api_get_status_found_200",
+        "status_api_get_status_not_found_404",
+        "status_api_list_executions_200",
+        "status_api_list_expired_next_token_400",
+        "status_api_no_claims_401",
+        "status_api_foreign_account_403",
+        "status_api_preflight_204",
+    } <= names
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.stem)
+def test_sample_event_answers_the_status_in_its_name(runtime: LocalStack, sample: Path) -> None:
+    seed_sample_world(operations_for(runtime))  # what `exec-local invoke` seeds before a sample runs
+    expected = int(re.fullmatch(r".*_(\d{3})", sample.stem).group(1))  # type: ignore[union-attr]
+    event = json.loads(sample.read_text(encoding="utf-8"))
+
+    response = runtime.client("lambda").invoke(
+        FunctionName=runtime.physical_name(FUNCTION), Payload=json.dumps(event).encode()
+    )
+    result = json.loads(response["Payload"].read())
+
+    assert "FunctionError" not in response, result
+    assert result["statusCode"] == expected, result
+    assert result["multiValueHeaders"]["Access-Control-Allow-Origin"] == [ORIGIN]
+    if sample.stem == "status_api_get_status_found_200":
+        assert json.loads(result["body"])["status"] == "PENDING"

@@ -1,0 +1,97 @@
+"""Alarms, their topic and the dashboard in template.yaml (seed §3): explicit, complete, wired."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from local_runtime.template import load_raw_template
+
+RESOURCES: dict[str, Any] = load_raw_template()["Resources"]
+
+Expectation = tuple[str, str, str, str | None, str, int]
+
+
+def _machine(metric: str, statistic: str, threshold: int) -> Expectation:
+    return ("AWS/States", metric, "StateMachineArn", "ExecutionStateMachine", statistic, threshold)
+
+
+def _function(function: str, metric: str = "Errors") -> Expectation:
+    return ("AWS/Lambda", metric, "FunctionName", function, "Sum", 1)
+
+
+# alarm -> (namespace, metric, dimension name, dimension target, statistic, threshold)
+EXPECTED: dict[str, Expectation] = {
+    "ExecutionsFailedAlarm": _machine("ExecutionsFailed", "Sum", 5),
+    "ExecutionTimeAlarm": _machine("ExecutionTime", "Average", 300_000),
+    "ExecutionsThrottledAlarm": _machine("ExecutionThrottled", "Sum", 10),
+    "ExecutionsTimedOutAlarm": _machine("ExecutionsTimedOut", "Sum", 1),
+    "ToolInvokerErrorsAlarm": _function("ToolInvokerFunction"),
+    "ExecutionRecorderErrorsAlarm": _function("ExecutionRecorderFunction"),
+    "ExecutionFailureRecorderErrorsAlarm": _function("ExecutionFailureRecorderFunction"),
+    "InternalAdapterErrorsAlarm": _function("InternalAdapterFunction"),
+    "CrmAdapterErrorsAlarm": _function("CrmAdapterFunction"),
+    "StatusApiThrottlesAlarm": _function("ExecutionStatusApiFunction", "Throttles"),
+    "StatusApi5xxAlarm": ("AWS/ApiGateway", "5XXError", "ApiName", None, "Sum", 1),
+}
+
+
+def test_exactly_the_expected_alarms_exist() -> None:
+    alarms = {lid for lid, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms == set(EXPECTED)
+
+
+@pytest.mark.parametrize("logical_id", sorted(EXPECTED))
+def test_alarm_is_explicit_and_notifies_the_topic(logical_id: str) -> None:
+    namespace, metric, dimension, target, statistic, threshold = EXPECTED[logical_id]
+    props = RESOURCES[logical_id]["Properties"]
+
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (namespace, metric, statistic)
+    assert props["Threshold"] == threshold
+    assert props["Period"] == 300
+    assert props["EvaluationPeriods"] == 1
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert props["OKActions"] == [{"Ref": "AlarmTopic"}]
+    first = props["Dimensions"][0]
+    assert first["Name"] == dimension
+    if target is not None:
+        assert first["Value"] == {"Ref": target}
+        assert RESOURCES[target]  # the alarmed resource exists
+    else:  # the API: by its name and stage
+        assert {d["Name"] for d in props["Dimensions"]} == {"ApiName", "Stage"}
+        assert RESOURCES["StatusApi"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-status-api"}
+
+
+def test_alarm_topic_and_optional_email() -> None:
+    assert RESOURCES["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    subscription = RESOURCES["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
+    assert subscription["Properties"]["Protocol"] == "email"
+
+
+def test_dashboard_is_valid_json_with_the_required_widgets() -> None:
+    body_template, variables = RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert set(variables) == {"StateMachineArn", "ApiName"}
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", body_template))
+    titles = {w["properties"]["title"] for w in body["widgets"]}
+    assert titles == {"Executions", "State machine", "Lambda errors", "Lambda duration (p95)", "Status API"}
+    text = json.dumps(body)
+    for metric in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsCancelled",
+                   "ExecutionTime", "Duration", "Latency", "4XXError", "5XXError"):  # fmt: skip
+        assert metric in text, metric
+
+
+def test_tracing_and_state_machine_logging() -> None:
+    globals_ = load_raw_template()["Globals"]["Function"]
+    assert globals_["Tracing"] == "Active"
+    machine = RESOURCES["ExecutionStateMachine"]["Properties"]
+    assert machine["Tracing"] == {"Enabled": True}
+    assert machine["Logging"]["IncludeExecutionData"] is False  # intents' parameters stay out of logs
+    log_group = RESOURCES["ExecutionStateMachineLogGroup"]["Properties"]
+    assert "RetentionInDays" in log_group
