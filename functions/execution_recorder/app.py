@@ -15,6 +15,7 @@ from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.repositories.signals import SignalRepository
 from execution_core.services.events import EventPublisher
 from execution_core.services.recording import OutcomeRecorder
+from execution_core.services.signals import SignalService
 from execution_core.settings import (
     EventBus,
     ExecutionAttemptsTable,
@@ -40,7 +41,11 @@ recorder = OutcomeRecorder(
     attempts=ExecutionAttemptRepository(_dynamodb, settings.execution_attempts_table_name),
     outcomes=ExecutionOutcomeRepository(_dynamodb, settings.execution_outcomes_table_name),
     ledger=LedgerRepository(_dynamodb, settings.ledger_table_name),
-    signals=SignalRepository(_dynamodb, settings.signals_table_name),
+    signals=SignalService(
+        client=_dynamodb,
+        signals=SignalRepository(_dynamodb, settings.signals_table_name),
+        ledger=LedgerRepository(_dynamodb, settings.ledger_table_name),
+    ),
     publisher=EventPublisher(
         client=aws_client("events"), bus_name=settings.event_bus_name, source=settings.execution_event_source
     ),

@@ -128,13 +128,18 @@ def _recorder(ops: Operations, client: Any, events_client: Any = None) -> Outcom
     from execution_core.repositories.outcomes import ExecutionOutcomeRepository
     from execution_core.repositories.signals import SignalRepository
     from execution_core.services.events import EventPublisher
+    from execution_core.services.signals import SignalService
 
     return OutcomeRecorder(
         client=client,
         attempts=ExecutionAttemptRepository(client, ops.outputs["ExecutionAttemptsTableName"]),
         outcomes=ExecutionOutcomeRepository(client, ops.outputs["ExecutionOutcomesTableName"]),
         ledger=LedgerRepository(client, ops.outputs["LedgerTableName"]),
-        signals=SignalRepository(client, ops.outputs["SignalsTableName"]),
+        signals=SignalService(
+            client=client,
+            signals=SignalRepository(client, ops.outputs["SignalsTableName"]),
+            ledger=LedgerRepository(client, ops.outputs["LedgerTableName"]),
+        ),
         publisher=EventPublisher(
             client=events_client or ops.client("events"),
             bus_name=ops.outputs["ExecutionEventBusName"],

@@ -35,11 +35,10 @@ from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import TransactItem, transact_write
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
-from execution_core.repositories.signals import SignalRepository
 from execution_core.services.events import EventPublisher, OutgoingEvent
 from execution_core.services.failures import cause_message, classify_error_type, outcome_status_for
 from execution_core.services.identity import execution_name, lease_id_for
-from execution_core.services.signals import build_execution_outcome_signal
+from execution_core.services.signals import SignalService, build_execution_outcome_signal
 
 STAGES = ("StartExecution", "ValidatePreflight", "InvokeTool", "RecordOutcome")
 
@@ -59,7 +58,7 @@ class OutcomeRecorder:
     attempts: ExecutionAttemptRepository
     outcomes: ExecutionOutcomeRepository
     ledger: LedgerRepository
-    signals: SignalRepository
+    signals: SignalService
     publisher: EventPublisher
     clock: Callable[[], datetime] = utc_now
 
@@ -249,21 +248,7 @@ class OutcomeRecorder:
         the signal is a pure function of it, so every publish carries the same dedupe key.
         """
         signal = build_execution_outcome_signal(outcome, start, outcome.trace_id, outcome.completed_at)
-        signal_entry = LedgerEntry(
-            tenant_id=outcome.tenant_id,
-            account_id=outcome.account_id,
-            action_intent_id=outcome.action_intent_id,
-            event_type=LedgerEventType.SIGNAL,
-            occurred_at=outcome.completed_at,
-            trace_id=outcome.trace_id,
-            attempt_count=outcome.attempt_count,
-            details={"signal_id": signal.signal_id, "signal_type": signal.signal_type.value},
-        )
-        all_entries = [
-            *entries,
-            self.signals.signal_put_item(signal),
-            self.ledger.ledger_put_item(signal_entry),
-        ]
+        all_entries = [*entries, *self.signals.transaction_items(signal, outcome.attempt_count)]
         try:
             transact_write(self.client, all_entries)
         except TransactionConditionFailedError:

@@ -6,11 +6,14 @@ so a retried recorder cannot create a second one and every publish carries the s
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from execution_core.errors import TransactionConditionFailedError
 from execution_core.models.common import format_timestamp
 from execution_core.models.execution import ActionOutcome, OutcomeStatus
+from execution_core.models.ledger import LedgerEntry, LedgerEventType
 from execution_core.models.signal import (
     ConfidenceSource,
     Severity,
@@ -19,6 +22,9 @@ from execution_core.models.signal import (
     SignalTtl,
     SignalType,
 )
+from execution_core.repositories.dynamo import TransactItem, transact_write
+from execution_core.repositories.ledger import LedgerRepository
+from execution_core.repositories.signals import SignalRepository
 
 SIGNAL_TTL_DAYS = 90
 DETECTOR_VERSION = "execution-outcome-detector/1.0.0"
@@ -111,3 +117,39 @@ def build_execution_outcome_signal(
         metadata={k: v for k, v in metadata.items() if v is not None},
         context={k: v for k, v in context.items() if v is not None},
     )
+
+
+@dataclass(frozen=True)
+class SignalService:
+    """Stores execution signals without any lifecycle or account-state coupling (seed "Option A").
+
+    The signal and its SIGNAL ledger entry are written together, each conditioned on its deterministic
+    key (signal id; intent + SIGNAL), so a retry can never add a second one. The DynamoDB TTL
+    attribute comes from the signal's expiry (the repository sets it).
+    """
+
+    client: Any
+    signals: SignalRepository
+    ledger: LedgerRepository
+
+    def transaction_items(self, signal: Signal, attempt_count: int) -> list[TransactItem]:
+        """The writes, for a caller that commits them in its own transaction (the recorders)."""
+        entry = LedgerEntry(
+            tenant_id=signal.tenant_id,
+            account_id=signal.account_id,
+            action_intent_id=str(signal.context["action_intent_id"]),
+            event_type=LedgerEventType.SIGNAL,
+            occurred_at=signal.created_at,
+            trace_id=signal.trace_id,
+            attempt_count=attempt_count,
+            details={"signal_id": signal.signal_id, "signal_type": signal.signal_type.value},
+        )
+        return [self.signals.signal_put_item(signal), self.ledger.ledger_put_item(entry)]
+
+    def create_execution_signal(self, signal: Signal, attempt_count: int = 1) -> bool:
+        """Write the signal and its ledger entry on their own; False if they already exist."""
+        try:
+            transact_write(self.client, self.transaction_items(signal, attempt_count))
+        except TransactionConditionFailedError:
+            return False
+        return True
