@@ -22,11 +22,13 @@ from local_runtime.demo import run_demo
 from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
 from local_runtime.identity import create_demo_user, id_token_for, load_demo_tenants
 from local_runtime.operations import Operations
+from local_runtime.output import router
 from local_runtime.project import deploy_project, operations_for
 from local_runtime.sample_world import seed_sample_world
 from local_runtime.template import PROJECT_ROOT
 
 STATE_FILE = PROJECT_ROOT / ".local-runtime" / "state.json"
+FUNCTION_LOG = PROJECT_ROOT / ".local-runtime" / "functions.log"
 EXIT_USAGE = 2
 
 
@@ -154,8 +156,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     emulator, stack = start_runtime(args.stack_name, args.log_level)
     try:
         print(f"Local runtime at {stack.endpoint_url}: {len(stack.created)} resources from template.yaml.")
-        print(f"Function logs at {args.log_level} and above are shown.")
-        return run_demo(stack, sys.stdout)
+        FUNCTION_LOG.parent.mkdir(parents=True, exist_ok=True)
+        with FUNCTION_LOG.open("w", encoding="utf-8") as log:
+            router().divert = log
+            print(f"Function logs (JSON) and metrics (EMF) go to {FUNCTION_LOG.relative_to(PROJECT_ROOT)}.")
+            try:
+                return run_demo(stack, sys.stdout)
+            finally:
+                router().divert = None
     finally:
         emulator.stop()
 
@@ -240,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="the demo: sample intents through the real state machine")
     run.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of local resource names")
     run.add_argument(
-        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="function logs"
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="function logs"
     )
     run.set_defaults(func=cmd_run)
     publish = commands.add_parser(

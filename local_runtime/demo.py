@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+import requests
+
+from local_runtime.api_server import LocalApiServer
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
-from local_runtime.identity import load_demo_tenants
+from local_runtime.identity import create_demo_user, id_token_for, load_demo_tenants
 from local_runtime.intents import new_intent
-from local_runtime.operations import Operations
+from local_runtime.operations import TERMINAL_EXECUTION_STATES, ExecutionSummary, Operations
 from local_runtime.project import operations_for
 
 SAMPLE_INTENTS_PATH = Path(__file__).resolve().parent / "samples" / "intents.json"
@@ -42,6 +46,7 @@ class SampleResult:
     execution: str
     outcome: str | None
     error_class: str | None
+    api_status: str | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -68,7 +73,27 @@ def prepare(ops: Operations, crm: CrmTestServer, crm_token: str, tenant_settings
             ops.connect_crm(tenant.tenant_id, account_id, crm.base_url, crm_token)
 
 
-def run_sample(ops: Operations, crm: CrmTestServer, sample: Sample) -> SampleResult:
+def follow(ops: Operations, action_intent_id: str, out: TextIO, timeout: float = 120.0) -> ExecutionSummary:
+    """Wait for the intent's execution, printing each state as the state machine enters it."""
+    deadline = time.monotonic() + timeout
+    shown = 0
+    print("  states:", end="", file=out, flush=True)
+    while True:
+        executions = ops.executions_for(action_intent_id)
+        if executions:
+            states = ops.states_entered(executions[0].execution_arn)
+            for state in states[shown:]:
+                print(f" {'-> ' if shown else ''}{state}", end="", file=out, flush=True)
+                shown += 1
+            if executions[0].status in TERMINAL_EXECUTION_STATES:
+                print("", file=out, flush=True)
+                return executions[0]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the execution of {action_intent_id} did not finish in {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def run_sample(ops: Operations, crm: CrmTestServer, sample: Sample, out: TextIO) -> SampleResult:
     if sample.crm_failure is not None:
         crm.fail_next(sample.crm_failure)
     intent = new_intent(
@@ -80,7 +105,7 @@ def run_sample(ops: Operations, crm: CrmTestServer, sample: Sample) -> SampleRes
     )
     ops.put_intent(intent)
     ops.approve(sample.tenant_id, sample.account_id, intent.action_intent_id)
-    (execution,) = ops.wait_for_executions(intent.action_intent_id, timeout=120)
+    execution = follow(ops, intent.action_intent_id, out)
     outcome = ops.outcome(sample.tenant_id, sample.account_id, intent.action_intent_id)
     result = SampleResult(
         sample=sample,
@@ -89,17 +114,51 @@ def run_sample(ops: Operations, crm: CrmTestServer, sample: Sample) -> SampleRes
         outcome=outcome.status.value if outcome else None,
         error_class=outcome.error_class.value if outcome and outcome.error_class else None,
     )
-    observed = {"execution": result.execution, "outcome": result.outcome, "error_class": result.error_class}
-    result.problems = [
-        f"{key} is {observed[key]}, expected {wanted}"
-        for key, wanted in sample.expect.items()
-        if observed.get(key) != wanted
-    ]
     return result
 
 
+def check(result: SampleResult) -> None:
+    """Compare what happened (and what the API says) with what the sample expects."""
+    observed = {"execution": result.execution, "outcome": result.outcome, "error_class": result.error_class}
+    result.problems = [
+        f"{key} is {observed[key]}, expected {wanted}"
+        for key, wanted in result.sample.expect.items()
+        if observed.get(key) != wanted
+    ]
+    expected_api = result.sample.expect.get("outcome")
+    if result.api_status != expected_api:
+        result.problems.append(f"the API says {result.api_status}, expected {expected_api}")
+
+
+def read_statuses_through_the_api(stack: LocalStack, results: list[SampleResult], out: TextIO) -> None:
+    """GET each execution's status through the local API server with the tenant's real ID token."""
+    outputs = stack.outputs()
+    cognito = stack.client("cognito-idp")
+    users = {t.tenant_id: t.user_email for t in load_demo_tenants()}
+    tokens: dict[str, str] = {}
+    with LocalApiServer(stack) as server:
+        print(f"\nReading every status through the local API at {server.url} (Cognito ID tokens):", file=out)
+        for result in results:
+            tenant_id = result.sample.tenant_id
+            if tenant_id not in tokens:
+                tokens[tenant_id] = id_token_for(
+                    cognito, outputs["UserPoolId"], outputs["UserPoolClientId"], users[tenant_id]
+                )
+            response = requests.get(
+                f"{server.url}/executions/{result.action_intent_id}/status",
+                params={"account_id": result.sample.account_id},
+                headers={"Authorization": tokens[tenant_id]},
+                timeout=30,
+            )
+            body = response.json()
+            status = response.status_code
+            result.api_status = body.get("status") if status == 200 else f"HTTP {status}"
+            path = f"/executions/{result.action_intent_id}/status"
+            print(f"  GET {path} -> {status} {result.api_status}", file=out)
+
+
 def format_results(results: list[SampleResult]) -> str:
-    header = ("sample", "intent", "execution", "outcome", "error class", "as expected")
+    header = ("sample", "intent", "execution", "outcome", "error class", "API status", "as expected")
     rows = [
         (
             r.sample.name,
@@ -107,6 +166,7 @@ def format_results(results: list[SampleResult]) -> str:
             r.execution,
             r.outcome or "-",
             r.error_class or "-",
+            r.api_status or "-",
             "yes" if r.as_expected else "NO: " + "; ".join(r.problems),
         )
         for r in results
@@ -127,14 +187,20 @@ def run_demo(stack: LocalStack, out: TextIO, samples_path: Path = SAMPLE_INTENTS
     try:
         ops = operations_for(stack)
         prepare(ops, crm, crm_token, tenant_settings)
+        cognito, pool_id = stack.client("cognito-idp"), stack.outputs()["UserPoolId"]
+        for tenant in load_demo_tenants():
+            create_demo_user(cognito, pool_id, tenant)
         results = []
         for sample in samples:
-            print(f"approving: {sample.name} ...", file=out, flush=True)
-            result = run_sample(ops, crm, sample)
-            print(f"  -> execution {result.execution}, outcome {result.outcome}", file=out, flush=True)
+            print(f"approving: {sample.name} ({sample.action_type})", file=out, flush=True)
+            result = run_sample(ops, crm, sample, out)
+            print(f"  execution {result.execution}, outcome {result.outcome}", file=out, flush=True)
             results.append(result)
     finally:
         crm.stop()
+    read_statuses_through_the_api(stack, results, out)
+    for result in results:
+        check(result)
     print("", file=out)
     print(format_results(results), file=out)
     print(

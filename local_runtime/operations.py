@@ -174,6 +174,12 @@ class Operations:
                 )
         return found
 
+    def states_entered(self, execution_arn: str) -> list[str]:
+        """The states an execution has entered so far, in order (from its history)."""
+        sfn = self._client("stepfunctions")
+        history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+
     def wait_for_executions(
         self, action_intent_id: str, count: int = 1, timeout: float = 60.0
     ) -> list[ExecutionSummary]:

@@ -20,11 +20,14 @@ class RoutedStdout(io.TextIOBase):
     def __init__(self, fallback: TextIO) -> None:
         self._fallback = fallback
         self._local = threading.local()
+        self.divert: TextIO | None = None
 
     def write(self, text: str) -> int:
         sink: list[str] | None = getattr(self._local, "sink", None)
         if sink is not None:
             sink.append(text)
+            if self.divert is not None:  # invocation output kept off the console (the demo's table)
+                return self.divert.write(text)
         try:
             return self._fallback.write(text)
         except ValueError:  # the stream we echoed to was closed (a finished test's capture)

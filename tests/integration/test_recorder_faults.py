@@ -245,3 +245,15 @@ def test_recorder_retried_five_times_and_concurrently_records_once(
     assert set(dispositions) == {RecordDisposition.RECORDED, RecordDisposition.ALREADY_RECORDED}
     records = _final_records(ops, started)
     assert [e["event_type"] for e in records["ledger"]] == ["EXECUTION_STARTED", "ACTION_EXECUTED", "SIGNAL"]
+
+
+def test_a_start_time_ahead_of_the_recorders_clock_still_records(
+    ops: Operations, runtime: LocalStack
+) -> None:
+    """Hosts' clocks disagree slightly; the outcome must not be refused as 'completed before started'."""
+    started = _started(ops, f"t-{uuid.uuid4().hex[:10]}")
+    ahead = started.model_copy(update={"started_at": datetime.now(UTC) + timedelta(seconds=2)})
+    assert _run(ops, "success", runtime.client("dynamodb"), ahead) is RecordDisposition.RECORDED
+    outcome = ops.outcome(ahead.tenant_id, ahead.account_id, ahead.action_intent_id)
+    assert outcome is not None
+    assert outcome.completed_at >= outcome.started_at

@@ -1,0 +1,62 @@
+"""`make invoke FN=... EVENT=events/<file>.json` with every sample event succeeds or fails exactly as the
+file's name says: `*_fails.json` is a function error; `*_<status>.json` is an API response with that
+status; anything else succeeds."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from local_runtime.template import PROJECT_ROOT
+
+EVENTS = sorted((PROJECT_ROOT / "events").glob("*.json"))
+_FUNCTION_BY_PREFIX = {
+    "execution_starter": "ExecutionStarterFunction",
+    "execution_recorder": "ExecutionRecorderFunction",
+    "execution_failure_recorder": "ExecutionFailureRecorderFunction",
+    "status_api": "ExecutionStatusApiFunction",
+}
+
+
+def _function_for(name: str) -> str:
+    prefix = max((p for p in _FUNCTION_BY_PREFIX if name.startswith(p + "_")), key=len)
+    return _FUNCTION_BY_PREFIX[prefix]
+
+
+def test_every_event_file_names_a_known_function() -> None:
+    assert len(EVENTS) >= 10
+    for path in EVENTS:
+        assert _function_for(path.stem), path.name
+
+
+@pytest.mark.parametrize("path", EVENTS, ids=[p.stem for p in EVENTS])
+def test_invoke_matches_the_file_name(path: object) -> None:
+    event = PROJECT_ROOT / "events" / str(getattr(path, "name", path))
+    function = _function_for(event.stem)
+    result = subprocess.run(  # noqa: S603 - our interpreter and CLI
+        [sys.executable, "-m", "local_runtime", "invoke", function, str(event), "--log-level", "ERROR"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    output = result.stdout
+    marker = output.index(f"--- {function} returned")
+    payload = json.loads(output[output.index("\n", marker) + 1 :])
+    status = re.search(r"_(\d{3})$", event.stem)
+    if event.stem.endswith("_fails"):
+        assert result.returncode == 1, output
+        assert payload["errorType"] == "InvalidInputError"
+    elif status is not None:
+        assert result.returncode == 0, output + result.stderr
+        assert payload["statusCode"] == int(status.group(1)), payload
+    else:
+        assert result.returncode == 0, output + result.stderr
+        assert "errorType" not in payload
+        if "disposition" in payload:
+            assert payload["disposition"] in {"STARTED", "RECORDED"}, payload
