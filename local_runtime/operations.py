@@ -16,7 +16,7 @@ from typing import Any
 
 from execution_core.models.adapters import ConnectorConfig, ConnectorType
 from execution_core.models.common import utc_now
-from execution_core.models.execution import ActionOutcome, ExecutionAttempt
+from execution_core.models.execution import ActionOutcome, ExecutionAttempt, ExecutionStatus
 from execution_core.models.intent import ActionIntent
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
 from execution_core.models.tenant import GlobalKillSwitch, TenantConfig
@@ -26,8 +26,10 @@ from execution_core.repositories.intents import ActionIntentRepository
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.repositories.registry import ActionTypeRegistryRepository, PublishResult
+from execution_core.repositories.status_read import StatusReadRepository
 from execution_core.repositories.tenants import TenantRepository
 from execution_core.services.registry import publish_definitions
+from execution_core.services.status import derive_status, status_from_attempt
 from local_runtime.template import PROJECT_ROOT
 
 REGISTRY_DEFINITIONS = PROJECT_ROOT / "registry" / "action_types.json"
@@ -195,7 +197,42 @@ class Operations:
                 raise TimeoutError(f"executions of {action_intent_id} not finished in {timeout}s: {states}")
             time.sleep(0.1)
 
+    def set_tenant_execution(self, tenant_id: str, enabled: bool) -> None:
+        self.tenants.set_execution_enabled(tenant_id, enabled, utc_now())
+
+    def set_action_type_enabled(self, tenant_id: str, action_type: str, enabled: bool) -> list[str]:
+        """Switch one action type for one tenant; returns the tenant's disabled action types after."""
+        if self.registry.latest(action_type) is None:
+            raise ValueError(f"unknown action type {action_type!r}: it is not in the registry")
+        config = self.tenants.get_config(tenant_id)
+        if config is None:
+            raise ValueError(f"unknown tenant {tenant_id!r}: it has no configuration")
+        disabled = set(config.disabled_action_types)
+        disabled = disabled - {action_type} if enabled else disabled | {action_type}
+        self.tenants.put_config(
+            config.model_copy(update={"disabled_action_types": sorted(disabled), "updated_at": utc_now()})
+        )
+        return sorted(disabled)
+
     # ---------------------------------------------------------------- reading results
+    @property
+    def status_reader(self) -> StatusReadRepository:
+        return StatusReadRepository(
+            self._dynamodb,
+            self.outputs["ActionIntentsTableName"],
+            self.outputs["ExecutionAttemptsTableName"],
+            self.outputs["ExecutionOutcomesTableName"],
+        )
+
+    def status(self, tenant_id: str, account_id: str, action_intent_id: str) -> ExecutionStatus | None:
+        """What the status API would answer (None: the API's 404)."""
+        records = self.status_reader.get_execution_records(tenant_id, account_id, action_intent_id)
+        return derive_status(records, utc_now())
+
+    def list_executions(self, tenant_id: str, account_id: str, limit: int) -> list[ExecutionStatus]:
+        page = self.status_reader.list_executions(tenant_id, account_id, limit)
+        return [status_from_attempt(attempt) for attempt in page.items]
+
     def outcome(self, tenant_id: str, account_id: str, action_intent_id: str) -> ActionOutcome | None:
         return self.outcomes.get(tenant_id, account_id, action_intent_id)
 

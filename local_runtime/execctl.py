@@ -1,0 +1,211 @@
+"""`execctl`: the operator CLI, against the local runtime (`make up`) or a deployed stack.
+
+A deployed stack is found by name through CloudFormation's outputs, with the caller's own AWS
+credentials; the local runtime through the state file `make up` writes. Every change goes through the
+same repositories the functions use, so an operator can flip a kill switch without a deploy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import boto3
+import pydantic
+from botocore.exceptions import BotoCoreError, ClientError
+
+from execution_core.errors import ExecutionError
+from execution_core.models.common import Identifier
+from local_runtime.cli import STATE_FILE, CliError
+from local_runtime.operations import Operations
+
+EXIT_USAGE = 2
+_IDENTIFIER: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(Identifier)
+
+
+def _identifier(kind: str) -> Callable[[str], str]:
+    """argparse type: an id that is safe in keys (no '#', '/', spaces), else a usage error."""
+
+    def parse(value: str) -> str:
+        try:
+            return _IDENTIFIER.validate_python(value)
+        except pydantic.ValidationError:
+            raise argparse.ArgumentTypeError(
+                f"{kind} {value!r} is not a valid id (letters, digits, . _ : @ -; at most 128)"
+            ) from None
+
+    parse.__name__ = kind
+    return parse
+
+
+def _limit(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 100:
+        raise argparse.ArgumentTypeError(f"limit must be a number between 1 and 100, not {value!r}")
+    return int(value)
+
+
+def _operations(args: argparse.Namespace) -> Operations:
+    if args.stack:
+        return _deployed(args.stack, args.region)
+    if not STATE_FILE.exists():
+        raise CliError("no local runtime is running: start one with `make up`, or pass --stack NAME")
+    state = json.loads(STATE_FILE.read_text(encoding="utf-8"))
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=state["region"],
+            endpoint_url=state["endpoint_url"],
+            aws_access_key_id="local-runtime",
+            aws_secret_access_key="local-runtime",  # noqa: S106 - the emulator's fixed fake credentials
+        )
+
+    return Operations(client, state["outputs"], state["stack_name"])
+
+
+def _deployed(stack_name: str, region: str | None) -> Operations:
+    session = boto3.session.Session(region_name=region)
+    try:
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"cannot read stack {stack_name!r}: {exc}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return Operations(session.client, outputs, stack_name)
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+# ---------------------------------------------------------------- commands
+def cmd_global_stop(ops: Operations, args: argparse.Namespace) -> None:
+    ops.set_global_stop(args.state == "on", reason=args.reason, by=args.by)
+    print(f"global stop is {args.state.upper()}" + (f" ({args.reason})" if args.reason else ""))
+
+
+def cmd_tenant_stop(ops: Operations, args: argparse.Namespace) -> None:
+    ops.set_tenant_execution(args.tenant, enabled=args.state == "off")
+    print(f"tenant {args.tenant}: execution {'stopped' if args.state == 'on' else 'enabled'}")
+
+
+def cmd_action_type(ops: Operations, args: argparse.Namespace) -> None:
+    try:
+        disabled = ops.set_action_type_enabled(args.tenant, args.action_type, args.state == "enable")
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    now_disabled = ", ".join(disabled) or "none"
+    print(f"tenant {args.tenant}: {args.action_type} {args.state}d; disabled now: {now_disabled}")
+
+
+def cmd_approve(ops: Operations, args: argparse.Namespace) -> None:
+    event_id = ops.approve(args.tenant, args.account, args.intent)
+    print(f"ACTION_APPROVED sent for {args.intent} (event {event_id})")
+
+
+def cmd_status(ops: Operations, args: argparse.Namespace) -> None:
+    status = ops.status(args.tenant, args.account, args.intent)
+    if status is None:
+        raise CliError(f"no execution, attempt or intent {args.intent} for {args.tenant}/{args.account}")
+    _print(status.model_dump(mode="json", exclude_none=True))
+
+
+def cmd_list(ops: Operations, args: argparse.Namespace) -> None:
+    executions = ops.list_executions(args.tenant, args.account, args.limit)
+    _print([e.model_dump(mode="json", exclude_none=True) for e in executions])
+
+
+def cmd_ledger(ops: Operations, args: argparse.Namespace) -> None:
+    entries = ops.ledger_entries(args.tenant, args.intent)
+    if not entries:
+        raise CliError(f"no ledger entries for {args.intent} of tenant {args.tenant}")
+    for entry in entries:
+        details = " ".join(f"{k}={v}" for k, v in sorted(entry.details.items()))
+        when, kind = entry.occurred_at.isoformat(), entry.event_type.value
+        print(f"{when}  {kind:<20} attempt {entry.attempt_count}  {details}")
+
+
+def cmd_publish_registry(ops: Operations, args: argparse.Namespace) -> None:
+    for name, result in ops.publish_registry().items():
+        print(f"{name}: {result.value}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="execctl",
+        description="Operate the bounded execution layer: kill switches, approvals, statuses, the ledger.",
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--local", action="store_true", help="the local runtime started by `make up` (default)"
+    )
+    target.add_argument(
+        "--stack", metavar="NAME", help="a deployed stack, found by its CloudFormation outputs"
+    )
+    parser.add_argument("--region", help="AWS region of --stack (default: your AWS configuration)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    tenant, account, intent = _identifier("tenant"), _identifier("account"), _identifier("intent")
+
+    stop = commands.add_parser("global-stop", help="stop (on) or resume (off) execution for every tenant")
+    stop.add_argument("state", choices=["on", "off"])
+    stop.add_argument("--reason", help="why, recorded with the switch")
+    stop.add_argument("--by", default="operator", help="who flips it (default: operator)")
+    stop.set_defaults(handler=cmd_global_stop)
+
+    tenant_stop = commands.add_parser("tenant-stop", help="stop (on) or resume (off) one tenant's execution")
+    tenant_stop.add_argument("tenant", type=tenant)
+    tenant_stop.add_argument("state", choices=["on", "off"])
+    tenant_stop.set_defaults(handler=cmd_tenant_stop)
+
+    action = commands.add_parser("action-type", help="disable or enable one action type for one tenant")
+    action.add_argument("state", choices=["disable", "enable"])
+    action.add_argument("tenant", type=tenant)
+    action.add_argument("action_type", type=_identifier("action type"), metavar="ACTION_TYPE")
+    action.set_defaults(handler=cmd_action_type)
+
+    approve = commands.add_parser("approve", help="emit ACTION_APPROVED for a stored intent")
+    for name, kind in (("tenant", tenant), ("account", account), ("intent", intent)):
+        approve.add_argument(name, type=kind)
+    approve.set_defaults(handler=cmd_approve)
+
+    status = commands.add_parser("status", help="show one execution's status (as the API derives it)")
+    for name, kind in (("tenant", tenant), ("account", account), ("intent", intent)):
+        status.add_argument(name, type=kind)
+    status.set_defaults(handler=cmd_status)
+
+    listing = commands.add_parser("list", help="list an account's executions, newest first")
+    listing.add_argument("tenant", type=tenant)
+    listing.add_argument("account", type=account)
+    listing.add_argument("--limit", type=_limit, default=20, help="1-100 (default 20)")
+    listing.set_defaults(handler=cmd_list)
+
+    ledger = commands.add_parser("ledger", help="show an execution's ledger entries, oldest first")
+    ledger.add_argument("tenant", type=tenant)
+    ledger.add_argument("intent", type=intent)
+    ledger.set_defaults(handler=cmd_ledger)
+
+    publish = commands.add_parser("publish-registry", help="publish registry/action_types.json (immutable)")
+    publish.set_defaults(handler=cmd_publish_registry)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # bad usage exits 2 with argparse's message
+    try:
+        args.handler(_operations(args), args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ExecutionError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ClientError, BotoCoreError) as exc:
+        print(f"error: AWS call failed: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _entrypoint() -> None:
+    sys.exit(main())

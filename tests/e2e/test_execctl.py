@@ -1,0 +1,175 @@
+"""The operator CLI against the local runtime: each command changes what it says; bad input is an error
+with exit code 2; every command has --help."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local_runtime import execctl
+from local_runtime.emulator import LocalStack
+from local_runtime.operations import Operations
+from local_runtime.output import router
+from tests.e2e.conftest import Tenant
+
+pytestmark = pytest.mark.emulator
+
+COMMANDS = [
+    "global-stop",
+    "tenant-stop",
+    "action-type",
+    "approve",
+    "status",
+    "list",
+    "ledger",
+    "publish-registry",
+]
+
+
+@pytest.fixture
+def local_state(runtime: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What `make up` writes, pointing at the session's runtime."""
+    state = tmp_path / "state.json"
+    state.write_text(
+        json.dumps(
+            {
+                "endpoint_url": runtime.endpoint_url,
+                "region": runtime.region,
+                "stack_name": runtime.stack_name,
+                "outputs": runtime.outputs(),
+            }
+        )
+    )
+    monkeypatch.setattr(execctl, "STATE_FILE", state)
+    return state
+
+
+@pytest.fixture(autouse=True)
+def quiet_functions() -> Iterator[None]:
+    """Keep the functions' own log lines out of what the CLI prints (as `make run` does)."""
+    router().divert = io.StringIO()
+    yield
+    router().divert = None
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = execctl.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_global_stop_on_and_off(
+    local_state: Path, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code, out, _ = _run(capsys, "global-stop", "on", "--reason", "incident 42")
+        assert (code, out.strip()) == (0, "global stop is ON (incident 42)")
+        switch = ops.tenants.get_global_kill_switch()
+        assert switch.enabled is True
+        assert switch.reason == "incident 42"
+    finally:
+        code, out, _ = _run(capsys, "global-stop", "off")
+    assert (code, out.strip()) == (0, "global stop is OFF")
+    assert ops.tenants.get_global_kill_switch().enabled is False
+
+
+def test_tenant_stop_and_action_types(
+    local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(capsys, "tenant-stop", tenant.tenant_id, "on")[0] == 0
+    config = ops.tenants.get_config(tenant.tenant_id)
+    assert config is not None
+    assert config.execution_enabled is False
+    assert _run(capsys, "tenant-stop", tenant.tenant_id, "off")[0] == 0
+
+    code, out, _ = _run(capsys, "action-type", "disable", tenant.tenant_id, "CREATE_CRM_TASK")
+    assert code == 0
+    assert "disabled now: CREATE_CRM_TASK" in out
+    config = ops.tenants.get_config(tenant.tenant_id)
+    assert config is not None
+    assert config.disabled_action_types == ["CREATE_CRM_TASK"]
+    code, out, _ = _run(capsys, "action-type", "enable", tenant.tenant_id, "CREATE_CRM_TASK")
+    assert (code, "disabled now: none" in out) == (0, True)
+
+
+def test_approve_then_status_list_and_ledger(
+    local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intent = tenant.intent()
+    code, out, _ = _run(capsys, "approve", tenant.tenant_id, tenant.account_id, intent.action_intent_id)
+    assert code == 0
+    assert intent.action_intent_id in out
+    ops.wait_for_executions(intent.action_intent_id)
+
+    code, out, _ = _run(capsys, "status", tenant.tenant_id, tenant.account_id, intent.action_intent_id)
+    assert code == 0
+    assert json.loads(out)["status"] == "SUCCEEDED"
+    code, out, _ = _run(capsys, "list", tenant.tenant_id, tenant.account_id, "--limit", "5")
+    assert code == 0
+    assert [e["action_intent_id"] for e in json.loads(out)] == [intent.action_intent_id]
+    code, out, _ = _run(capsys, "ledger", tenant.tenant_id, intent.action_intent_id)
+    assert code == 0
+    assert [line.split()[1] for line in out.strip().splitlines()] == [
+        "EXECUTION_STARTED",
+        "ACTION_EXECUTED",
+        "SIGNAL",
+    ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tenant-stop", "bad#tenant", "on"],
+        ["tenant-stop", "t-1", "maybe"],
+        ["status", "t-1", "acct/../x", "ai-1"],
+        ["list", "t-1", "a-1", "--limit", "0"],
+        ["list", "t-1", "a-1", "--limit", "101"],
+        ["list", "t-1", "a-1", "--limit", "abc"],
+        ["approve", "t-1", "a-1"],
+        ["no-such-command"],
+    ],
+)
+def test_bad_usage_exits_2(local_state: Path, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        execctl.main(argv)
+    assert exited.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "t-unknown", "a-unknown", "ai-unknown"],
+        ["ledger", "t-unknown", "ai-unknown"],
+        ["action-type", "disable", "t-unknown", "CREATE_CRM_TASK"],
+        ["action-type", "disable", "tenant-acme", "NO_SUCH_ACTION"],
+    ],
+)
+def test_unknown_things_are_clear_errors(
+    local_state: Path, ops: Operations, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+
+
+def test_without_a_running_runtime_it_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(execctl, "STATE_FILE", tmp_path / "missing.json")
+    code, _, err = _run(capsys, "global-stop", "on")
+    assert code == 2
+    assert "make up" in err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        execctl.main([command, "--help"])
+    assert exited.value.code == 0
+    assert f"usage: execctl {command}" in capsys.readouterr().out
