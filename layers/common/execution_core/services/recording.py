@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from execution_core.aws import aws_client
 from execution_core.contracts import (
     FailureRecordRequest,
     RecordDisposition,
@@ -31,14 +32,23 @@ from execution_core.models.execution import (
 )
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
 from execution_core.models.signal import Signal
+from execution_core.observability import ObservabilitySettings
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import TransactItem, transact_write
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
+from execution_core.repositories.signals import SignalRepository
 from execution_core.services.events import EventPublisher, OutgoingEvent
 from execution_core.services.failures import cause_message, classify_error_type, outcome_status_for
 from execution_core.services.identity import execution_name, lease_id_for
 from execution_core.services.signals import SignalService, build_execution_outcome_signal
+from execution_core.settings import (
+    EventBus,
+    ExecutionAttemptsTable,
+    ExecutionOutcomesTable,
+    LedgerTable,
+    SignalsTable,
+)
 
 STAGES = ("StartExecution", "ValidatePreflight", "InvokeTool", "RecordOutcome")
 
@@ -311,3 +321,31 @@ class OutcomeRecorder:
                 OutgoingEvent(signal.signal_type.value, outcome_detail),
             ]
         )
+
+
+class RecorderSettings(
+    ExecutionAttemptsTable, ExecutionOutcomesTable, LedgerTable, SignalsTable, EventBus, ObservabilitySettings
+):
+    """What both recorders read from their environment (their template entries are identical)."""
+
+
+def build_outcome_recorder(settings: RecorderSettings) -> OutcomeRecorder:
+    """Both recorders' container-scoped wiring: one DynamoDB client shared by the transaction's tables."""
+    dynamodb = aws_client("dynamodb")
+    ledger = LedgerRepository(dynamodb, settings.ledger_table_name)
+    return OutcomeRecorder(
+        client=dynamodb,
+        attempts=ExecutionAttemptRepository(dynamodb, settings.execution_attempts_table_name),
+        outcomes=ExecutionOutcomeRepository(dynamodb, settings.execution_outcomes_table_name),
+        ledger=ledger,
+        signals=SignalService(
+            client=dynamodb,
+            signals=SignalRepository(dynamodb, settings.signals_table_name),
+            ledger=ledger,
+        ),
+        publisher=EventPublisher(
+            client=aws_client("events"),
+            bus_name=settings.event_bus_name,
+            source=settings.execution_event_source,
+        ),
+    )
