@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from execution_core.errors import InvalidInputError
-from execution_core.repositories.dynamo import Item, key
+from execution_core.repositories.dynamo import Item, dynamo_errors, is_condition_failure, key
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,17 @@ class TableRepository:
     @property
     def table_name(self) -> str:
         return self._table
+
+    def _put_if_absent(self, put: dict[str, Any], action: str) -> bool:
+        """A conditional PutItem (the ``Put`` of a transaction entry); False when the item already exists."""
+        with dynamo_errors(action):
+            try:
+                self._client.put_item(**put)
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    return False
+                raise
+        return True
 
 
 def start_key(

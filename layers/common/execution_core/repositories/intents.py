@@ -3,14 +3,11 @@
 from datetime import timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from execution_core.models import ActionIntent
 from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (
     dynamo_errors,
-    is_condition_failure,
     key,
     model_from_item,
     to_item,
@@ -40,16 +37,10 @@ class ActionIntentRepository(TableRepository):
             sk=keys.intent_sk(intent.action_intent_id),
             ttl=intent.expires_at_epoch + self._retention_seconds,
         )
-        with dynamo_errors("put action intent"):
-            try:
-                self._client.put_item(
-                    TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-                )
-            except ClientError as exc:
-                if is_condition_failure(exc):
-                    return False
-                raise
-        return True
+        return self._put_if_absent(
+            {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"},
+            "put action intent",
+        )
 
     def get(
         self, tenant_id: str, account_id: str, action_intent_id: str, consistent: bool = True

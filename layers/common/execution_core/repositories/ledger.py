@@ -2,8 +2,6 @@
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from execution_core.errors import InvalidInputError
 from execution_core.models import LedgerEntry, LedgerEventType, format_timestamp
 from execution_core.repositories import keys
@@ -11,7 +9,6 @@ from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (
     TransactItem,
     dynamo_errors,
-    is_condition_failure,
     key,
     model_from_item,
     string_key,
@@ -42,14 +39,7 @@ class LedgerRepository(TableRepository):
 
     def put(self, entry: LedgerEntry) -> bool:
         """Append outside a transaction; False if this intent already has an entry of this type."""
-        with dynamo_errors("append ledger entry"):
-            try:
-                self._client.put_item(**self.ledger_put_item(entry)["Put"])
-            except ClientError as exc:
-                if is_condition_failure(exc):
-                    return False
-                raise
-        return True
+        return self._put_if_absent(self.ledger_put_item(entry)["Put"], "append ledger entry")
 
     def get(self, tenant_id: str, action_intent_id: str, event_type: LedgerEventType) -> LedgerEntry | None:
         with dynamo_errors("get ledger entry"):

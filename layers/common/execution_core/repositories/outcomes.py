@@ -2,15 +2,12 @@
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from execution_core.models import ActionOutcome
 from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (
     TransactItem,
     dynamo_errors,
-    is_condition_failure,
     key,
     model_from_item,
     to_item,
@@ -43,14 +40,7 @@ class ExecutionOutcomeRepository(TableRepository):
 
     def put(self, outcome: ActionOutcome) -> bool:
         """Record the outcome outside a transaction; False if one already exists."""
-        with dynamo_errors("put execution outcome"):
-            try:
-                self._client.put_item(**self.outcome_put_item(outcome)["Put"])
-            except ClientError as exc:
-                if is_condition_failure(exc):
-                    return False
-                raise
-        return True
+        return self._put_if_absent(self.outcome_put_item(outcome)["Put"], "put execution outcome")
 
     def get(
         self, tenant_id: str, account_id: str, action_intent_id: str, consistent: bool = True

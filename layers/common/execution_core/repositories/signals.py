@@ -2,8 +2,6 @@
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from execution_core.errors import InvalidInputError
 from execution_core.models import Signal
 from execution_core.repositories import keys
@@ -12,7 +10,6 @@ from execution_core.repositories.dynamo import (
     Item,
     TransactItem,
     dynamo_errors,
-    is_condition_failure,
     key,
     model_from_item,
     string_key,
@@ -48,14 +45,7 @@ class SignalRepository(TableRepository):
 
     def put(self, signal: Signal) -> bool:
         """Write outside a transaction; False if the signal already exists."""
-        with dynamo_errors("put signal"):
-            try:
-                self._client.put_item(**self.signal_put_item(signal)["Put"])
-            except ClientError as exc:
-                if is_condition_failure(exc):
-                    return False
-                raise
-        return True
+        return self._put_if_absent(self.signal_put_item(signal)["Put"], "put signal")
 
     def get(self, tenant_id: str, signal_id: str) -> Signal | None:
         with dynamo_errors("get signal"):
