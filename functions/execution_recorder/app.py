@@ -20,14 +20,7 @@ recorder = build_outcome_recorder(settings)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_payload(RecordRequest, event)
-    correlate(
-        logger,
-        action_intent_id=request.start.action_intent_id,
-        tenant_id=request.start.tenant_id,
-        account_id=request.start.account_id,
-        execution_id=request.start.execution_id,
-        trace_id=request.start.trace_id,
-    )
+    correlate(logger, **request.start.correlation_keys())
     result = recorder.record_success(request)
     if result.disposition is RecordDisposition.RECORDED:  # counted once, not on retries
         metrics.count(MetricName.EXECUTIONS_SUCCEEDED)

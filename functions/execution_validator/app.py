@@ -27,14 +27,7 @@ validator = PreflightValidator(tenants=TenantRepository(aws_client("dynamodb"), 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     started = parse_payload(StartedExecution, event)
-    correlate(
-        logger,
-        action_intent_id=started.action_intent_id,
-        tenant_id=started.tenant_id,
-        account_id=started.account_id,
-        execution_id=started.execution_id,
-        trace_id=started.trace_id,
-    )
+    correlate(logger, **started.correlation_keys())
     try:
         return validator.check(started)
     except KillSwitchEnabledError:

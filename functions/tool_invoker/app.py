@@ -36,14 +36,7 @@ invoker = ToolInvoker(
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = parse_payload(StartedExecution, event)
-    correlate(
-        logger,
-        action_intent_id=started.action_intent_id,
-        tenant_id=started.tenant_id,
-        account_id=started.account_id,
-        execution_id=started.execution_id,
-        trace_id=started.trace_id,
-    )
+    correlate(logger, **started.correlation_keys())
     result = invoker.invoke(started)
     logger.info("tool invoked", extra={"replayed": result.replayed, "refs": len(result.external_object_refs)})
     return result.model_dump(mode="json")

@@ -78,6 +78,16 @@ class StartedExecution(FrozenModel):
     idempotency_key: IdempotencyKeyText | None = None
     tool: ToolCall | None = None
 
+    def correlation_keys(self) -> dict[str, str | None]:
+        """The log correlation keys every later step appends (observability.correlate)."""
+        return {
+            "action_intent_id": self.action_intent_id,
+            "tenant_id": self.tenant_id,
+            "account_id": self.account_id,
+            "execution_id": self.execution_id,
+            "trace_id": self.trace_id,
+        }
+
 
 class AdapterRequest(FrozenModel):
     """What the tool invoker sends an adapter."""
