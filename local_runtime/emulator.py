@@ -25,7 +25,7 @@ import requests
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from local_runtime import dynamodb_isolation, eventbridge
+from local_runtime import dynamodb_isolation, eventbridge, sdk_events, stepfunctions_timing
 from local_runtime.lambdas import InProcessLambdaRouter, LocalFunction
 from local_runtime.metering import HARNESS_USER_AGENT, RequestMeter
 from local_runtime.template import (
@@ -73,6 +73,8 @@ class LocalEmulator:
     endpoint_url: str = ""
     stacks: dict[str, LocalStack] = field(default_factory=dict)
     meter: RequestMeter | None = None
+    # Waits between Step Functions retries are multiplied by this (tests: a small fraction; demo: 1).
+    retry_wait_scale: float = 1.0
     _server: ThreadedMotoServer | None = None
 
     def start(self) -> Self:
@@ -87,6 +89,8 @@ class LocalEmulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # moto logs every Fail state at ERROR; a recorded business failure is not an emulator error.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        sdk_events.OBSERVER.install()  # before any handler builds a client (DESIGN §6 crash matrix)
+        stepfunctions_timing.install(self.retry_wait_scale)
         InProcessLambdaRouter.install()
         eventbridge.install()
         dynamodb_isolation.install()

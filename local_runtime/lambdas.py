@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections import deque
@@ -32,6 +33,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from local_runtime import sdk_events
 from local_runtime.output import router
 
 _ENVIRON_LOCK = threading.RLock()
@@ -68,8 +70,6 @@ class LambdaContext:
     _deadline: float = 0.0
 
     def __post_init__(self) -> None:
-        import time
-
         self._deadline = time.monotonic() + self.timeout_seconds
 
     @property
@@ -77,8 +77,6 @@ class LambdaContext:
         return f"/aws/lambda/{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        import time
-
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
@@ -105,16 +103,25 @@ class LocalFunction:
     _init_lock: threading.Lock = field(default_factory=threading.Lock)
     cold_starts: int = 0
     invocations: int = 0
-    _faults: deque[tuple[str, bool]] = field(default_factory=deque)
+    _faults: deque[tuple[str, bool, Callable[[], None] | None]] = field(default_factory=deque)
     invocation_logs: deque[InvocationLog] = field(default_factory=lambda: deque(maxlen=1000))
+    durations: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
-    def inject_fault(self, error_type: str, times: int = 1, *, after_handler: bool = False) -> None:
+    def inject_fault(
+        self,
+        error_type: str,
+        times: int = 1,
+        *,
+        after_handler: bool = False,
+        on_fault: Callable[[], None] | None = None,
+    ) -> None:
         """Fail the next `times` invocations with `error_type`, as a crash of the function would.
 
         With `after_handler` the handler runs first (its writes happen) and the invocation fails anyway:
-        the "crashed after committing" case that retries must survive.
+        the "crashed after committing" case that retries must survive. `on_fault` runs when the fault
+        fires (e.g. a test flips a kill switch between a failed attempt and its retry).
         """
-        self._faults.extend([(error_type, after_handler)] * times)
+        self._faults.extend([(error_type, after_handler, on_fault)] * times)
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -144,6 +151,8 @@ class LocalFunction:
         """Run the handler; returns (payload, is_function_error) as the Lambda Invoke API would."""
         self.invocations += 1
         fault = self._faults.popleft() if self._faults else None
+        if fault is not None and fault[2] is not None:
+            fault[2]()
         if fault is not None and not fault[1]:
             return _fault_payload(fault[0], "injected fault"), True
         try:
@@ -157,10 +166,12 @@ class LocalFunction:
 
     def _captured(self, handler: _FunctionHandler, event: Any, context: LambdaContext) -> Any:
         """Run the handler keeping what it prints, as the invocation's log (newest last)."""
-        with router().capture() as sink:
+        with router().capture() as sink, sdk_events.invocation(self.logical_id):
+            started = time.perf_counter()
             try:
                 return handler(event, context)
             finally:
+                self.durations.append(time.perf_counter() - started)
                 lines = "".join(sink).splitlines()
                 self.invocation_logs.append(InvocationLog(context.aws_request_id, lines))
 
@@ -180,6 +191,9 @@ class LocalFunction:
         except FutureTimeout:
             message = f"Task timed out after {self.timeout_seconds:.2f} seconds"
             return _fault_payload("Sandbox.Timedout", message), True
+        except sdk_events.SimulatedCrashError:
+            # What Lambda reports when the runtime process exits mid-invocation.
+            return _fault_payload("Runtime.ExitError", "RequestId: local Error: Runtime exited"), True
         except Exception as exc:
             return _error_payload(exc), True
         finally:

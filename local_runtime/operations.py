@@ -18,11 +18,13 @@ from execution_core.models.adapters import ConnectorConfig, ConnectorType
 from execution_core.models.common import utc_now
 from execution_core.models.execution import ActionOutcome, ExecutionAttempt, ExecutionStatus
 from execution_core.models.intent import ActionIntent
-from execution_core.models.ledger import LedgerEntry, LedgerEventType
+from execution_core.models.ledger import LedgerEntry
 from execution_core.models.tenant import GlobalKillSwitch, TenantConfig
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.connector_config import ConnectorConfigRepository
+from execution_core.repositories.external_writes import ExternalWriteRepository
 from execution_core.repositories.intents import ActionIntentRepository
+from execution_core.repositories.internal_objects import InternalObjectRepository
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.repositories.registry import ActionTypeRegistryRepository, PublishResult
@@ -73,6 +75,14 @@ class Operations:
     @property
     def ledger(self) -> LedgerRepository:
         return LedgerRepository(self._dynamodb, self.outputs["LedgerTableName"])
+
+    @property
+    def internal_objects(self) -> InternalObjectRepository:
+        return InternalObjectRepository(self._dynamodb, self.outputs["InternalObjectsTableName"])
+
+    @property
+    def external_writes(self) -> ExternalWriteRepository:
+        return ExternalWriteRepository(self._dynamodb, self.outputs["ExternalWritesTableName"])
 
     @property
     def tenants(self) -> TenantRepository:
@@ -240,6 +250,5 @@ class Operations:
         return self.attempts.get(tenant_id, account_id, action_intent_id)
 
     def ledger_entries(self, tenant_id: str, action_intent_id: str) -> list[LedgerEntry]:
-        """An intent's ledger, oldest first (entry keys are deterministic: one read per event type)."""
-        found = (self.ledger.get(tenant_id, action_intent_id, event_type) for event_type in LedgerEventType)
-        return sorted((e for e in found if e is not None), key=lambda e: (e.occurred_at, e.event_type))
+        """An intent's ledger, oldest first (one Query of its entries' key prefix)."""
+        return self.ledger.list_for_intent(tenant_id, action_intent_id)

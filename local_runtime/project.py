@@ -6,7 +6,7 @@ from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
 from local_runtime.operations import Operations
 
 # The local CRM test server listens on plain http on a loopback port chosen at start-up.
-LOCAL_PARAMETERS = {"CrmAllowedOrigins": "http://127.0.0.1:*"}
+LOCAL_PARAMETERS = {"CrmAllowedOrigins": "http://127.0.0.1:*", "CrmReadTimeoutSeconds": "2"}
 
 
 def deploy_project(

@@ -7,15 +7,28 @@ recorder samples carry (leases derive from the execution ARN, see execution_core
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
+from execution_core.contracts import PreparedExecution, ToolCall
+from execution_core.models.adapters import InternalObject, InternalObjectKind
 from execution_core.models.intent import ActionIntent, ActionTarget, ApprovalSource
-from execution_core.services.identity import idempotency_key, lease_id_for
+from execution_core.services.artifacts import artifact_key
+from execution_core.services.identity import idempotency_key, internal_object_id, lease_id_for
+from execution_core.services.parameters import map_parameters
+from execution_core.services.prepare import lease_claim, started_entry
 from local_runtime.identity import load_demo_tenants
 from local_runtime.operations import Operations
 
-SAMPLE_STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:execution:bel-local-ExecutionStateMachine"
+SAMPLE_STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:execution:bel-local-execution"
+SAMPLE_STARTED_AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+SAMPLE_EXPIRES_AT = datetime(2100, 1, 1, tzinfo=UTC)
+SAMPLE_ADAPTERS = {
+    "internal": "arn:aws:lambda:us-east-1:123456789012:function:bel-local-InternalAdapterFunction",
+    "crm": "arn:aws:lambda:us-east-1:123456789012:function:bel-local-CrmAdapterFunction",
+}
 
 
 @dataclass(frozen=True)
@@ -54,11 +67,15 @@ SAMPLE_INTENTS = [
         "ai-sample-cancelled-0004", "tenant-globex", "acct-globex-main", "CREATE_CRM_TASK",
         {"subject": "Call the buyer"}, "sample-0004", running=True,
     ),
+    SampleIntent(
+        "ai-sample-adapter-0005", "tenant-acme", "acct-acme-emea", "CREATE_INTERNAL_NOTE",
+        {"title": "Send the renewal quote"}, "sample-0005", running=True,
+    ),
 ]  # fmt: skip
 
 
 def sample_intent(sample: SampleIntent, now: datetime) -> ActionIntent:
-    expires_at = (now + timedelta(days=365)).replace(microsecond=0)
+    expires_at = SAMPLE_EXPIRES_AT  # fixed, so the sample events in events/ never change
     return ActionIntent(
         action_intent_id=sample.action_intent_id,
         action_type=sample.action_type,
@@ -77,6 +94,42 @@ def sample_intent(sample: SampleIntent, now: datetime) -> ActionIntent:
     )
 
 
+def sample_prepared(sample: SampleIntent, ops: Operations, now: datetime) -> PreparedExecution:
+    """What PrepareExecution would answer for the sample's execution (the recorder events carry it)."""
+    intent = sample_intent(sample, now)
+    entry = ops.registry.require(intent.action_type, intent.registry_version)
+    parameters = map_parameters(entry.parameter_mapping, intent.parameters)
+    return PreparedExecution(
+        action_intent_id=intent.action_intent_id,
+        tenant_id=intent.tenant_id,
+        account_id=intent.account_id,
+        execution_id=sample.execution_id,
+        lease_id=sample.lease_id,
+        attempt_count=1,
+        action_type=intent.action_type,
+        trace_id=intent.trace_id,
+        original_decision_id=intent.original_decision_id,
+        expires_at_epoch=intent.expires_at_epoch,
+        started_at=SAMPLE_STARTED_AT,
+        idempotency_key=idempotency_key(
+            tenant_id=intent.tenant_id,
+            account_id=intent.account_id,
+            action_intent_id=intent.action_intent_id,
+            action_type=intent.action_type,
+            tool_name=entry.tool_name,
+            registry_version=entry.registry_version,
+            parameters=parameters,
+        ),
+        tool=ToolCall(
+            tool_name=entry.tool_name,
+            tool_schema_version=entry.tool_schema_version,
+            registry_version=entry.registry_version,
+            parameters=parameters,
+        ),
+        adapter_function=SAMPLE_ADAPTERS[entry.tool_name.split(".", 1)[0]],
+    )
+
+
 def seed_sample_world(ops: Operations, now: datetime | None = None) -> None:
     moment = now or datetime.now(UTC)
     ops.publish_registry()
@@ -87,21 +140,102 @@ def seed_sample_world(ops: Operations, now: datetime | None = None) -> None:
         ops.put_intent(intent)
         if not sample.running:
             continue
-        entry = ops.registry.require(intent.action_type, intent.registry_version)
+        prepared = sample_prepared(sample, ops, moment)
         ops.attempts.acquire_lease(
-            tenant_id=intent.tenant_id,
-            account_id=intent.account_id,
-            action_intent_id=intent.action_intent_id,
-            lease_id=sample.lease_id,
-            trace_id=intent.trace_id,
-            now=moment,
-            lease_seconds=3600,
-            execution_arn=sample.execution_id,
-            idempotency_key=idempotency_key(
-                intent.tenant_id,
-                intent.account_id,
-                intent.action_intent_id,
-                entry.tool_name,
-                intent.registry_version,
-            ),
+            lease_claim(prepared, moment, lease_seconds=3600),
+            started_entry=ops.ledger.ledger_put_item(started_entry(prepared)),
+            holder_running=lambda _arn: True,
         )
+    # The recorded sample's effect exists, as the adapter left it, so RecordOutcome can verify it.
+    recorded = next(s for s in SAMPLE_INTENTS if s.action_intent_id == "ai-sample-recorded-0002")
+    prepared = sample_prepared(recorded, ops, moment)
+    ops.internal_objects.put(
+        InternalObject(
+            tenant_id=prepared.tenant_id,
+            account_id=prepared.account_id,
+            kind=InternalObjectKind.NOTE,
+            object_id=internal_object_id(InternalObjectKind.NOTE.value, prepared.idempotency_key),
+            title=str(prepared.tool.parameters["title"]),
+            idempotency_key=prepared.idempotency_key,
+            action_intent_id=prepared.action_intent_id,
+            raw_response_artifact_ref=f"s3://{ops.outputs['ArtifactsBucketName']}/"
+            + artifact_key(prepared.tenant_id, prepared.account_id, prepared.action_intent_id, 1),
+            created_at=moment,
+        )
+    )
+
+
+def _sample(intent_id: str) -> SampleIntent:
+    return next(s for s in SAMPLE_INTENTS if s.action_intent_id == intent_id)
+
+
+def _failure_event(prepared: PreparedExecution, error: str, message: str) -> dict[str, Any]:
+    cause = {"errorType": error, "errorMessage": message, "stackTrace": ['  File "/var/task/app.py", line 1']}
+    return {
+        "state": {
+            "version": "0",
+            "id": f"sample-event-{prepared.execution_id.rsplit('-', 1)[-1]}",
+            "detail-type": "ACTION_APPROVED",
+            "source": "decision.approvals",
+            "detail": {
+                "action_intent_id": prepared.action_intent_id,
+                "tenant_id": prepared.tenant_id,
+                "account_id": prepared.account_id,
+            },
+            "prepared": {"result": prepared.model_dump(mode="json")},
+            "error": {"Error": error, "Cause": json.dumps(cause)},
+        },
+        "execution_id": prepared.execution_id,
+    }
+
+
+def sample_events(ops: Operations, now: datetime) -> dict[str, dict[str, Any]]:
+    """The step events in events/ that refer to the sample world, by file name (kept equal by a test)."""
+    recorded = sample_prepared(_sample("ai-sample-recorded-0002"), ops, now)
+    note_id = internal_object_id(InternalObjectKind.NOTE.value, recorded.idempotency_key)
+    bucket = ops.outputs["ArtifactsBucketName"]
+    first = _sample("ai-sample-note-0001")
+    return {
+        "prepare_execution_started.json": {
+            "event": {
+                "version": "0",
+                "id": "sample-event-0001",
+                "detail-type": "ACTION_APPROVED",
+                "source": "decision.approvals",
+                "account": "123456789012",
+                "time": "2026-11-25T09:00:00Z",
+                "region": "us-east-1",
+                "resources": [],
+                "detail": {
+                    "action_intent_id": first.action_intent_id,
+                    "tenant_id": first.tenant_id,
+                    "account_id": first.account_id,
+                    "approval_source": "HUMAN",
+                },
+            },
+            "execution_id": first.execution_id,
+        },
+        "internal_adapter_note_written.json": sample_prepared(
+            _sample("ai-sample-adapter-0005"), ops, now
+        ).model_dump(mode="json"),
+        "execution_recorder_succeeded.json": {
+            "prepared": recorded.model_dump(mode="json"),
+            "effect": {
+                "external_object_refs": [{"system": "INTERNAL", "object_type": "NOTE", "object_id": note_id}],
+                "raw_response_artifact_ref": f"s3://{bucket}/"
+                + artifact_key(recorded.tenant_id, recorded.account_id, recorded.action_intent_id, 1),
+                "tool_run_ref": note_id,
+                "replayed": False,
+            },
+        },
+        "execution_failure_recorder_auth_failed.json": _failure_event(
+            sample_prepared(_sample("ai-sample-crm-auth-0003"), ops, now),
+            "AuthError",
+            "The CRM refused the credentials (HTTP 401)",
+        ),
+        "execution_failure_recorder_kill_switch_cancelled.json": _failure_event(
+            sample_prepared(_sample("ai-sample-cancelled-0004"), ops, now),
+            "KillSwitchEnabledError",
+            "This action type is disabled for this tenant",
+        ),
+    }

@@ -9,10 +9,13 @@ import pytest
 from local_runtime.emulator import LocalEmulator, LocalStack
 from local_runtime.project import deploy_project
 
+# The real ASL runs unchanged; only the waits between its retries are shortened (seconds → tens of ms).
+RETRY_WAIT_SCALE = 0.02
+
 
 @pytest.fixture(scope="session")
 def local_emulator() -> Iterator[LocalEmulator]:
-    with LocalEmulator() as emulator:
+    with LocalEmulator(retry_wait_scale=RETRY_WAIT_SCALE) as emulator:
         yield emulator
 
 

@@ -1,4 +1,4 @@
-"""CrmAdapterFunction: ``crm.create_task`` for the tool invoker (parse → adapter → serialize).
+"""PerformAction for crm.create_task: one CRM task per idempotency key, by upsert (thin handler).
 
 Everything is built once per container at import, so a missing variable fails the cold start with its
 name. Errors propagate: their class name is the Lambda errorType the state machine's Retry/Catch match.
@@ -9,31 +9,38 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_core.adapters.crm import (
-    CrmSettings,
-    CrmTaskAdapter,
-    SecretsManagerSource,
-    build_http_pool,
-)
+from execution_core.adapters.crm import CrmSettings, CrmTaskAdapter, SecretsManagerSource, build_http_pool
 from execution_core.aws import aws_client
-from execution_core.contracts import AdapterRequest, parse_payload
+from execution_core.contracts import PreparedExecution, parse_payload
+from execution_core.errors import KillSwitchEnabledError
+from execution_core.observability import MetricName, ObservabilitySettings, business_metrics, correlate
 from execution_core.repositories import ConnectorConfigRepository, ExternalWriteRepository
-from execution_core.settings import ConnectorConfigTable, ExternalWritesTable, load_settings
+from execution_core.services.artifacts import ArtifactStore
+from execution_core.services.authorization import AuthorizationSettings, build_effect_authorization
+from execution_core.settings import ArtifactsBucket, ConnectorConfigTable, ExternalWritesTable, load_settings
 
 
-class Settings(ConnectorConfigTable, ExternalWritesTable, CrmSettings):
+class Settings(
+    ConnectorConfigTable,
+    ExternalWritesTable,
+    AuthorizationSettings,
+    ArtifactsBucket,
+    CrmSettings,
+    ObservabilitySettings,
+):
     """What this function reads from its environment."""
 
 
 settings = load_settings(Settings, "crm-adapter")
-_dynamodb = aws_client("dynamodb")
-_secretsmanager = aws_client("secretsmanager")
-
 logger = Logger()
+metrics = business_metrics(settings)
+_dynamodb = aws_client("dynamodb")
 adapter = CrmTaskAdapter(
     connectors=ConnectorConfigRepository(_dynamodb, settings.connector_config_table_name),
     external_writes=ExternalWriteRepository(_dynamodb, settings.external_writes_table_name),
-    secrets=SecretsManagerSource(_secretsmanager),
+    authorization=build_effect_authorization(_dynamodb, settings),
+    artifacts=ArtifactStore(aws_client("s3"), settings.artifacts_bucket_name),
+    secrets=SecretsManagerSource(aws_client("secretsmanager")),
     http=build_http_pool(settings),
     allowed_origins=settings.origin_patterns(),
     secret_prefix=settings.crm_secret_prefix,
@@ -43,10 +50,11 @@ adapter = CrmTaskAdapter(
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse_payload(AdapterRequest, event)
-    # Thread-scoped keys: the local runtime runs several invocations in one process at once.
-    logger.thread_safe_clear_keys()
-    logger.thread_safe_append_keys(
-        action_intent_id=request.action_intent_id, tenant_id=request.tenant_id, account_id=request.account_id
-    )
-    return adapter.create_task(request).model_dump(mode="json")
+    prepared = parse_payload(PreparedExecution, event)
+    correlate(logger, **prepared.correlation_keys())
+    try:
+        return adapter.act(prepared).model_dump(mode="json")
+    except KillSwitchEnabledError:
+        metrics.count(MetricName.KILL_SWITCH_BLOCKED)
+        logger.warning("kill switch blocked the effect")
+        raise

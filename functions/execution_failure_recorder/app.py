@@ -1,5 +1,4 @@
-"""RecordFailure: FAILED / CANCELLED / EXPIRED for a failure caught at any stage, sanitized, with its
-signal and events."""
+"""RecordFailure: what a failure caught at any stage means, decided by the effect store (thin handler)."""
 
 from typing import Any
 
@@ -17,6 +16,7 @@ logger = Logger()
 metrics = business_metrics(settings)
 recorder = build_outcome_recorder(settings)
 _STATUS_METRICS = {
+    OutcomeStatus.SUCCEEDED: MetricName.EXECUTIONS_SUCCEEDED,
     OutcomeStatus.FAILED: MetricName.EXECUTIONS_FAILED,
     OutcomeStatus.CANCELLED: MetricName.EXECUTIONS_CANCELLED,
     OutcomeStatus.EXPIRED: MetricName.EXECUTIONS_EXPIRED,
@@ -24,8 +24,14 @@ _STATUS_METRICS = {
 
 
 def _count(result: RecordResult) -> None:
-    """Counted once, when the outcome is written (not on retries or duplicates)."""
-    if result.disposition is not RecordDisposition.RECORDED or result.status not in _STATUS_METRICS:
+    """Counted once, when something is written (not on retries or duplicates)."""
+    if result.disposition is RecordDisposition.NOT_EXECUTED:
+        metrics.count(MetricName.APPROVALS_NOT_EXECUTED, error_code=str(result.error_code or "INVALID_INPUT"))
+        return
+    if result.disposition is RecordDisposition.IN_DOUBT:
+        metrics.count(MetricName.OUTCOMES_IN_DOUBT)
+        return
+    if result.disposition is not RecordDisposition.RECORDED or result.status is None:
         return
     if result.status is OutcomeStatus.FAILED:
         error_class = result.error_class.value if result.error_class else "UNKNOWN"
@@ -37,7 +43,8 @@ def _count(result: RecordResult) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    detail = event.get("detail") if isinstance(event, dict) else None
+    state = event.get("state") if isinstance(event, dict) else None
+    detail = state.get("detail") if isinstance(state, dict) else None
     if isinstance(detail, dict):  # correlation only; the recorder validates everything
         correlate(
             logger,

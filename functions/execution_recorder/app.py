@@ -20,7 +20,7 @@ recorder = build_outcome_recorder(settings)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_payload(RecordRequest, event)
-    correlate(logger, **request.start.correlation_keys())
+    correlate(logger, **request.prepared.correlation_keys())
     result = recorder.record_success(request)
     if result.disposition is RecordDisposition.RECORDED:  # counted once, not on retries
         metrics.count(MetricName.EXECUTIONS_SUCCEEDED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,6 +68,57 @@ class Tenant:
         executions = self.ops.wait_for_executions(intent.action_intent_id, timeout=timeout)
         assert len(executions) == 1
         return executions[0].status
+
+
+@dataclass
+class Steps:
+    """Invokes the pipeline's functions directly, as Step Functions would (or as a forger could)."""
+
+    runtime: LocalStack
+
+    def invoke(self, logical_id: str, payload: Any) -> tuple[dict[str, Any], bool]:
+        """(payload, function error?) of one synchronous invocation."""
+        response = self.runtime.client("lambda").invoke(
+            FunctionName=self.runtime.physical_name(logical_id), Payload=json.dumps(payload)
+        )
+        return json.loads(response["Payload"].read()), bool(response.get("FunctionError"))
+
+    def execution_arn(self, name: str) -> str:
+        machine = self.runtime.arn("ExecutionStateMachine")
+        return f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
+
+    def prepare(self, tenant: Tenant, intent: ActionIntent) -> dict[str, Any]:
+        """PrepareExecution for a new (fake) execution of the intent: a real lease."""
+        request = {
+            "event": {
+                "id": uuid.uuid4().hex,
+                "detail-type": "ACTION_APPROVED",
+                "detail": {
+                    "action_intent_id": intent.action_intent_id,
+                    "tenant_id": tenant.tenant_id,
+                    "account_id": tenant.account_id,
+                },
+            },
+            "execution_id": self.execution_arn(f"direct-{uuid.uuid4().hex}"),
+        }
+        prepared, failed = self.invoke("PrepareExecutionFunction", request)
+        assert not failed, prepared
+        return prepared
+
+    def act(self, prepared: dict[str, Any]) -> dict[str, Any]:
+        adapter = (
+            "InternalAdapterFunction"
+            if prepared["tool"]["tool_name"].startswith("internal.")
+            else "CrmAdapterFunction"
+        )
+        effect, failed = self.invoke(adapter, prepared)
+        assert not failed, effect
+        return effect
+
+
+@pytest.fixture(scope="session")
+def steps(runtime: LocalStack) -> Steps:
+    return Steps(runtime)
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from local_runtime.template import PROJECT_ROOT
 
 EVENTS = sorted((PROJECT_ROOT / "events").glob("*.json"))
 _FUNCTION_BY_PREFIX = {
-    "execution_starter": "ExecutionStarterFunction",
+    "prepare_execution": "PrepareExecutionFunction",
+    "internal_adapter": "InternalAdapterFunction",
     "execution_recorder": "ExecutionRecorderFunction",
     "execution_failure_recorder": "ExecutionFailureRecorderFunction",
     "status_api": "ExecutionStatusApiFunction",
@@ -59,4 +60,4 @@ def test_invoke_matches_the_file_name(path: object) -> None:
         assert result.returncode == 0, output + result.stderr
         assert "errorType" not in payload
         if "disposition" in payload:
-            assert payload["disposition"] in {"STARTED", "RECORDED"}, payload
+            assert payload["disposition"] == "RECORDED", payload

@@ -60,7 +60,7 @@ def test_make_run_demo_executes_every_sample_as_expected() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6/6 executions ended as expected." in result.stdout
     # Progress state by state, then every status read back through the local API with a real token.
-    assert "states: StartExecution -> IsDuplicateStart -> ValidatePreflight -> InvokeTool" in result.stdout
+    assert "states: PrepareExecution -> PerformAction -> RecordOutcome\n" in result.stdout
     assert result.stdout.count("/status -> 200 ") == 6
     assert "/status -> 200 CANCELLED" in result.stdout
     for line in (

@@ -59,11 +59,11 @@ def test_success_emits_metrics_and_correlated_logs(tenant: Tenant, runtime: Loca
     lines = _run_and_capture(runtime, tenant, "CREATE_INTERNAL_NOTE", {"title": "note " + uuid.uuid4().hex})
 
     metrics = _metrics(lines)
-    assert metrics["ExecutionsStarted"] == {"service": "execution-starter"}
+    assert metrics["ExecutionsStarted"] == {"service": "prepare-execution"}
     assert metrics["ExecutionsSucceeded"] == {"service": "execution-recorder"}
     assert metrics["SignalsEmitted"] == {"service": "execution-recorder"}
     logs = [r for r in _json_lines(lines) if "level" in r]
-    assert {r["service"] for r in logs} >= {"execution-starter", "tool-invoker", "execution-recorder"}
+    assert {r["service"] for r in logs} >= {"prepare-execution", "internal-adapter", "execution-recorder"}
     for record in logs:
         assert record["tenant_id"] == tenant.tenant_id, record
         assert record["account_id"] == tenant.account_id, record
@@ -86,7 +86,7 @@ def test_failure_emits_executions_failed_by_error_class(
 def test_kill_switch_block_is_counted(tenant: Tenant, runtime: LocalStack) -> None:
     tenant.ops.configure_tenant(tenant.tenant_id, [tenant.account_id], execution_enabled=False)
     metrics = _metrics(_run_and_capture(runtime, tenant, "CREATE_INTERNAL_NOTE", {"title": "blocked"}))
-    assert metrics["KillSwitchBlocked"] == {"service": "execution-validator"}
+    assert metrics["KillSwitchBlocked"] == {"service": "internal-adapter"}
     assert metrics["ExecutionsCancelled"] == {"service": "execution-failure-recorder"}
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -142,7 +144,10 @@ def _assert_cancelled_without_effect(
     ]
 
 
-def test_global_stop_cancels_before_the_adapter(tenant: Tenant, ops: Operations, runtime: LocalStack) -> None:
+def test_global_stop_cancels_in_the_adapter_before_any_write(
+    tenant: Tenant, ops: Operations, runtime: LocalStack
+) -> None:
+    """The switches are checked in the transaction that would make the effect: the adapter runs, refuses."""
     adapter = runtime.function("InternalAdapterFunction")
     before = adapter.invocations
     ops.set_global_stop(True, reason="incident drill")
@@ -152,22 +157,21 @@ def test_global_stop_cancels_before_the_adapter(tenant: Tenant, ops: Operations,
     finally:
         ops.set_global_stop(False)
     _assert_cancelled_without_effect(tenant, ops, runtime, intent.action_intent_id, status)
-    assert adapter.invocations == before
+    assert adapter.invocations == before + 1  # KillSwitchEnabledError is permanent: no retry
 
 
-def test_tenant_stop_cancels_before_the_adapter(tenant: Tenant, ops: Operations, runtime: LocalStack) -> None:
-    adapter = runtime.function("InternalAdapterFunction")
-    before = adapter.invocations
+def test_tenant_stop_cancels_in_the_adapter_before_any_write(
+    tenant: Tenant, ops: Operations, runtime: LocalStack
+) -> None:
     ops.configure_tenant(tenant.tenant_id, [tenant.account_id], execution_enabled=False)
     intent = tenant.intent()
 
     status = tenant.run(intent)
 
     _assert_cancelled_without_effect(tenant, ops, runtime, intent.action_intent_id, status)
-    assert adapter.invocations == before
 
 
-def test_disabled_action_type_cancels_before_the_adapter(
+def test_disabled_action_type_cancels_before_the_crm_is_called(
     tenant: Tenant, ops: Operations, runtime: LocalStack, crm_server: CrmTestServer
 ) -> None:
     ops.configure_tenant(tenant.tenant_id, [tenant.account_id], disabled_action_types=["CREATE_CRM_TASK"])
@@ -177,6 +181,19 @@ def test_disabled_action_type_cancels_before_the_adapter(
 
     _assert_cancelled_without_effect(tenant, ops, runtime, intent.action_intent_id, status)
     assert crm_server.requests == 0
+
+
+def test_unknown_tenant_fails_closed(ops: Operations, runtime: LocalStack, crm_server: CrmTestServer) -> None:
+    """A tenant without an execution configuration is stopped (a ConditionCheck on an absent item fails)."""
+    tenant = Tenant(f"t-{uuid.uuid4().hex[:10]}", f"acct-{uuid.uuid4().hex[:8]}", ops)
+    intent = tenant.intent()
+
+    status = tenant.run(intent)
+
+    _assert_cancelled_without_effect(tenant, ops, runtime, intent.action_intent_id, status)
+    outcome = ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
+    assert outcome is not None
+    assert "no execution configuration" in (outcome.error_message or "")
 
 
 def test_expired_intent_expires_without_effect(tenant: Tenant, ops: Operations, runtime: LocalStack) -> None:
@@ -195,21 +212,62 @@ def test_expired_intent_expires_without_effect(tenant: Tenant, ops: Operations, 
     ]
 
 
-def test_missing_intent_fails_with_intent_not_found(tenant: Tenant, ops: Operations) -> None:
+def test_approval_of_an_unstored_intent_ends_visibly_and_blocks_nothing(
+    tenant: Tenant, ops: Operations, runtime: LocalStack
+) -> None:
+    """Retried for a bounded time, then FAILED with an audit entry keyed by the execution: no attempt, no
+    outcome, nothing in any partition but the one the event names; a later approval runs normally."""
     intent = tenant.intent(store=False)
 
     assert tenant.run(intent) == "FAILED"
 
+    (execution,) = ops.executions_for(intent.action_intent_id)
+    assert execution.error == "ApprovalNotExecuted"
+    prepare_attempts = ops.states_entered(execution.execution_arn).count("PrepareExecution")
+    assert prepare_attempts == 1  # one state, retried inside it
+    assert ops.attempt(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None
+    assert ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None
+    (entry,) = ops.ledger_entries(tenant.tenant_id, intent.action_intent_id)
+    assert entry.event_type is LedgerEventType.APPROVAL_NOT_EXECUTED
+    assert entry.details["error_code"] == "INTENT_NOT_FOUND"
+
+    assert ops.put_intent(intent)
+    ops.approve(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
+    executions = ops.wait_for_executions(intent.action_intent_id, count=2)
+    assert sorted(e.status for e in executions) == ["FAILED", "SUCCEEDED"]
     outcome = ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
     assert outcome is not None
-    assert (outcome.status, outcome.error_code) == (OutcomeStatus.FAILED, ErrorCode.INTENT_NOT_FOUND)
-    attempt = ops.attempt(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
-    assert attempt is not None
-    assert attempt.status is AttemptStatus.FAILED
+    assert outcome.status is OutcomeStatus.SUCCEEDED
+    assert _internal_objects(runtime, tenant) == 1
     assert _ledger_types(ops, tenant, intent.action_intent_id) == [
-        LedgerEventType.ACTION_FAILED,
+        LedgerEventType.APPROVAL_NOT_EXECUTED,
+        LedgerEventType.EXECUTION_STARTED,
+        LedgerEventType.ACTION_EXECUTED,
         LedgerEventType.SIGNAL,
     ]
+
+
+def test_intent_stored_just_after_its_approval_runs_once(
+    tenant: Tenant, ops: Operations, runtime: LocalStack
+) -> None:
+    """The upstream may write the intent just after emitting ACTION_APPROVED: Prepare waits for it."""
+    intent = tenant.intent(store=False)
+    prepare = runtime.function("PrepareExecutionFunction")
+    before = prepare.invocations
+    ops.approve(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
+    deadline = time.monotonic() + 30
+    while prepare.invocations == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ops.put_intent(intent)  # the first look found nothing; a retry finds it
+
+    (execution,) = ops.wait_for_executions(intent.action_intent_id)
+
+    assert execution.status == "SUCCEEDED"
+    assert prepare.invocations - before >= 2
+    outcome = ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
+    assert outcome is not None
+    assert outcome.status is OutcomeStatus.SUCCEEDED
+    assert _internal_objects(runtime, tenant) == 1
 
 
 def test_missing_required_parameter_fails_with_validation(tenant: Tenant, ops: Operations) -> None:

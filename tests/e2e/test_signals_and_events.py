@@ -11,15 +11,12 @@ from typing import Any
 
 import pytest
 
-from execution_core.contracts import ActionApprovedDetail, ActionApprovedEvent, StartRequest, ToolResult
-from execution_core.models.execution import ExternalObjectRef, ExternalSystem
 from execution_core.models.ledger import LedgerEventType
 from execution_core.repositories.signals import SignalRepository
-from execution_core.services.starter import ExecutionStarter
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
 from local_runtime.operations import Operations
-from tests.e2e.conftest import Tenant
+from tests.e2e.conftest import Steps, Tenant
 
 pytestmark = pytest.mark.emulator
 
@@ -115,27 +112,10 @@ def test_an_execution_produces_one_signal_and_its_events(
 
 
 @pytest.fixture
-def record_request(ops: Operations, tenant: Tenant) -> dict[str, Any]:
-    """A started execution (real lease) and a tool result: the recorder's input."""
-    intent = tenant.intent()
-    starter = ExecutionStarter(ops.intents, ops.registry, ops.attempts, ops.ledger, lease_seconds=600)
-    detail = ActionApprovedDetail(
-        action_intent_id=intent.action_intent_id, tenant_id=tenant.tenant_id, account_id=tenant.account_id
-    )
-    started = starter.start(
-        StartRequest(
-            event=ActionApprovedEvent(detail=detail),
-            execution_id=f"arn:aws:states:us-east-1:123456789012:execution:m:{uuid.uuid4()}",
-        )
-    )
-    tool = ToolResult(
-        external_object_refs=[
-            ExternalObjectRef(system=ExternalSystem.INTERNAL, object_type="NOTE", object_id="n1")
-        ],
-        raw_response_artifact_ref=f"s3://bucket/{tenant.tenant_id}/{tenant.account_id}/x/attempt-1/r.json",
-        tool_run_ref="n1",
-    )
-    return {"start": started.model_dump(mode="json"), "tool": tool.model_dump(mode="json")}
+def record_request(tenant: Tenant, steps: Steps) -> dict[str, Any]:
+    """A prepared execution (real lease) and the effect its adapter made: the recorder's input."""
+    prepared = steps.prepare(tenant, tenant.intent())
+    return {"prepared": prepared, "effect": steps.act(prepared)}
 
 
 def test_recorder_five_times_in_a_row_and_five_concurrently_records_one_signal(
@@ -161,7 +141,7 @@ def test_recorder_five_times_in_a_row_and_five_concurrently_records_one_signal(
     dispositions = [r["disposition"] for r in results]
     assert dispositions.count("RECORDED") == 1
     assert dispositions.count("ALREADY_RECORDED") == 9
-    intent_id = record_request["start"]["action_intent_id"]
+    intent_id = record_request["prepared"]["action_intent_id"]
     (signal,) = _signals(runtime, tenant)
     assert _signal_ledger_entries(ops, tenant, intent_id) == 1
     events = tap.events_for(intent_id)
@@ -218,7 +198,7 @@ def test_crash_after_commit_before_publish_then_retry_publishes_once(
 
     crashed = lam.invoke(FunctionName=name, Payload=json.dumps(record_request))
     assert crashed.get("FunctionError")
-    intent_id = record_request["start"]["action_intent_id"]
+    intent_id = record_request["prepared"]["action_intent_id"]
     assert _signals(runtime, tenant)  # committed before the crash
     assert tap.events_for(intent_id) == []  # nothing was published
 

@@ -155,16 +155,40 @@ def test_intent_ttl_is_well_after_expiry(intents: ActionIntentRepository, ddb: A
 
 
 # ---------------------------------------------------------------- attempts: the lease
+Acquire = Callable[..., LeaseResult]
+
+
+@pytest.fixture
+def acquire(attempts: ExecutionAttemptRepository, ledger: LedgerRepository) -> Acquire:
+    return lambda ids, lease_id, now=NOW, **kw: _acquire(attempts, ledger, ids, lease_id, now, **kw)
+
+
 def _acquire(
-    repo: ExecutionAttemptRepository, ids: IntentIds, lease_id: str, now: datetime = NOW
+    repo: ExecutionAttemptRepository,
+    ledger: LedgerRepository,
+    ids: IntentIds,
+    lease_id: str,
+    now: datetime = NOW,
+    *,
+    running: set[str] | None = None,
 ) -> LeaseResult:
-    return repo.acquire_lease(
+    """Claim the lease as execution ``lease_id``; ``running`` holds the executions still running."""
+    claim = factories.attempt(
         **ids,
         lease_id=lease_id,
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:m:{lease_id}",
         trace_id="trace-1",
-        now=now,
-        lease_seconds=LEASE_SECONDS,
-        idempotency_key="idem-1",
+        started_at=now,
+        updated_at=now,
+        lease_expires_at=int(now.timestamp()) + LEASE_SECONDS,
+        idempotency_key="idem-00000001",
+    )
+    entry = factories.ledger_entry(**ids, event_type="EXECUTION_STARTED", occurred_at=now)
+    alive = running or set()
+    return repo.acquire_lease(
+        claim,
+        started_entry=ledger.ledger_put_item(entry),
+        holder_running=lambda arn: arn.rsplit(":", 1)[-1] in alive,
     )
 
 
@@ -172,51 +196,76 @@ def _ids() -> IntentIds:
     return {"tenant_id": uid("t"), "account_id": "acc-1", "action_intent_id": uid("ai")}
 
 
-def test_lease_acquired_then_held(attempts: ExecutionAttemptRepository) -> None:
+def test_lease_and_its_started_entry_are_one_transaction(
+    attempts: ExecutionAttemptRepository, ledger: LedgerRepository, acquire: Acquire
+) -> None:
     ids = _ids()
-    first = _acquire(attempts, ids, "exec-A")
+    first = acquire(ids, "exec-A")
+    assert first.outcome is LeaseOutcome.ACQUIRED
+    assert ledger.get(ids["tenant_id"], ids["action_intent_id"], LedgerEventType.EXECUTION_STARTED)
+
+
+def test_lease_acquired_then_held(attempts: ExecutionAttemptRepository, acquire: Acquire) -> None:
+    ids = _ids()
+    first = acquire(ids, "exec-A")
     assert first.outcome is LeaseOutcome.ACQUIRED
     assert (first.attempt.attempt_count, first.attempt.status) == (1, AttemptStatus.RUNNING)
     assert attempts.get(**ids) == first.attempt
 
-    second = _acquire(attempts, ids, "exec-B", NOW + timedelta(seconds=LEASE_SECONDS - 1))
+    second = acquire(ids, "exec-B", NOW + timedelta(seconds=LEASE_SECONDS - 1))
     assert second.outcome is LeaseOutcome.HELD
     assert second.attempt.lease_id == "exec-A"
     assert attempts.get(**ids) == first.attempt  # nothing written
 
 
-def test_same_lease_reenters_without_writing(attempts: ExecutionAttemptRepository) -> None:
+def test_same_lease_reenters_without_writing(attempts: ExecutionAttemptRepository, acquire: Acquire) -> None:
     ids = _ids()
-    first = _acquire(attempts, ids, "exec-A")
-    again = _acquire(attempts, ids, "exec-A", NOW + timedelta(seconds=5))
+    first = acquire(ids, "exec-A")
+    again = acquire(ids, "exec-A", NOW + timedelta(seconds=5))
     assert again.outcome is LeaseOutcome.ACQUIRED
     assert again.reentered
     assert again.attempt == first.attempt
 
 
-def test_expired_lease_is_taken_over_and_counts_the_attempt(attempts: ExecutionAttemptRepository) -> None:
+def test_expired_lease_of_a_running_holder_is_never_taken(
+    attempts: ExecutionAttemptRepository, acquire: Acquire
+) -> None:
+    """Time alone never hands an intent to a second execution: the holder must have ended."""
     ids = _ids()
-    _acquire(attempts, ids, "exec-A")
+    first = acquire(ids, "exec-A")
+    later = NOW + timedelta(seconds=LEASE_SECONDS * 10)
+    held = acquire(ids, "exec-B", later, running={"exec-A"})
+    assert held.outcome is LeaseOutcome.HELD
+    assert attempts.get(**ids) == first.attempt
+
+
+def test_expired_lease_of_an_ended_holder_is_taken_over(
+    attempts: ExecutionAttemptRepository, acquire: Acquire
+) -> None:
+    ids = _ids()
+    acquire(ids, "exec-A")
     later = NOW + timedelta(seconds=LEASE_SECONDS + 1)
-    takeover = _acquire(attempts, ids, "exec-B", later)
+    takeover = acquire(ids, "exec-B", later)
     assert takeover.outcome is LeaseOutcome.ACQUIRED
     assert takeover.taken_over
     assert takeover.attempt.attempt_count == 2
     assert takeover.attempt.lease_id == "exec-B"
+    assert takeover.attempt.execution_arn is not None
+    assert takeover.attempt.execution_arn.endswith("exec-B")
     assert takeover.attempt.lease_expires_at == int(later.timestamp()) + LEASE_SECONDS
     assert takeover.attempt.started_at == NOW  # the listing order keeps the first start
-    # The loser of the race (still holding the stale view) cannot take it again.
-    third = _acquire(attempts, ids, "exec-C", later)
+    # The loser of the race (still holding the stale view) cannot take it again: exec-B is running now.
+    third = acquire(ids, "exec-C", later + timedelta(seconds=LEASE_SECONDS + 1), running={"exec-B"})
     assert third.outcome is LeaseOutcome.HELD
     assert attempts.get(**ids).lease_id == "exec-B"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("status", [AttemptStatus.SUCCEEDED, AttemptStatus.FAILED, AttemptStatus.CANCELLED])
 def test_terminal_attempt_is_never_overwritten(
-    attempts: ExecutionAttemptRepository, ddb: Any, status: AttemptStatus
+    attempts: ExecutionAttemptRepository, ddb: Any, status: AttemptStatus, acquire: Acquire
 ) -> None:
     ids = _ids()
-    _acquire(attempts, ids, "exec-A")
+    acquire(ids, "exec-A")
     finalize = attempts.attempt_finalize_update(
         **ids,
         lease_id="exec-A",
@@ -235,22 +284,24 @@ def test_terminal_attempt_is_never_overwritten(
     assert "abc123secret" not in (final.error_message or "")
 
     for lease_id, when in [("exec-B", NOW + timedelta(days=1)), ("exec-A", NOW + timedelta(seconds=3))]:
-        result = _acquire(attempts, ids, lease_id, when)
+        result = acquire(ids, lease_id, when)
         assert result.outcome is LeaseOutcome.TERMINAL
         assert result.attempt == final
     assert attempts.get(**ids) == final
 
 
-def test_finalize_requires_the_owning_lease(attempts: ExecutionAttemptRepository, ddb: Any) -> None:
+def test_finalize_requires_the_owning_lease(
+    attempts: ExecutionAttemptRepository, ddb: Any, acquire: Acquire
+) -> None:
     ids = _ids()
-    _acquire(attempts, ids, "exec-A")
-    _acquire(attempts, ids, "exec-B", NOW + timedelta(seconds=LEASE_SECONDS + 1))  # takeover
+    acquire(ids, "exec-A")
+    acquire(ids, "exec-B", NOW + timedelta(seconds=LEASE_SECONDS + 1))  # takeover
     stale = attempts.attempt_finalize_update(
         **ids, lease_id="exec-A", status=AttemptStatus.SUCCEEDED, now=NOW + timedelta(seconds=400)
     )
     with pytest.raises(TransactionConditionFailedError) as info:
         transact_write(ddb, [stale])
-    assert info.value.failed_indexes() == [0]
+    assert info.value.failed(0)
     assert attempts.get(**ids).status is AttemptStatus.RUNNING  # type: ignore[union-attr]
 
 
@@ -265,9 +316,10 @@ def test_recorder_transaction_is_all_or_nothing(
     ledger: LedgerRepository,
     signals: SignalRepository,
     ddb: Any,
+    acquire: Acquire,
 ) -> None:
     ids = _ids()
-    _acquire(attempts, ids, "exec-A")
+    acquire(ids, "exec-A")
     outcome = factories.outcome(**ids, trace_id="trace-1")
     entry = factories.ledger_entry(**ids, trace_id="trace-1")
     signal = factories.signal(tenant_id=ids["tenant_id"], account_id=ids["account_id"])
@@ -291,7 +343,7 @@ def test_recorder_transaction_is_all_or_nothing(
     # A replay of the same transaction (a retried recorder) changes nothing and says which entries exist.
     with pytest.raises(TransactionConditionFailedError) as info:
         transact_write(ddb, entries)
-    assert info.value.failed_indexes() == [0, 1, 2, 3]
+    assert all(info.value.failed(i) for i in range(4))
     assert attempts.get(**ids) == final
 
 
@@ -513,13 +565,14 @@ def test_status_read_is_one_batch_get(
     attempts: ExecutionAttemptRepository,
     outcomes: ExecutionOutcomeRepository,
     ddb: Any,
+    acquire: Acquire,
 ) -> None:
     intent = factories.intent()
     ids = (intent.tenant_id, intent.account_id, intent.action_intent_id)
     assert not status_reads.get_execution_records(*ids).found
 
     intents.put(intent)
-    lease = _acquire(attempts, {"tenant_id": ids[0], "account_id": ids[1], "action_intent_id": ids[2]}, "e")
+    lease = acquire({"tenant_id": ids[0], "account_id": ids[1], "action_intent_id": ids[2]}, "e")
     outcome = factories.outcome(tenant_id=ids[0], account_id=ids[1], action_intent_id=ids[2])
     outcomes.put(outcome)
 
@@ -546,15 +599,15 @@ def test_status_read_rejects_key_injection(status_reads: StatusReadRepository) -
 
 
 def test_executions_listed_newest_first_with_pagination(
-    status_reads: StatusReadRepository, attempts: ExecutionAttemptRepository
+    status_reads: StatusReadRepository, attempts: ExecutionAttemptRepository, acquire: Acquire
 ) -> None:
     tenant, account = uid("t"), "acc-1"
     started = []
     for minute in (3, 1, 4, 0, 2):
         ids: IntentIds = {"tenant_id": tenant, "account_id": account, "action_intent_id": f"ai-{minute}"}
-        started.append(_acquire(attempts, ids, f"exec-{minute}", NOW + timedelta(minutes=minute)).attempt)
+        started.append(acquire(ids, f"exec-{minute}", NOW + timedelta(minutes=minute)).attempt)
     other: IntentIds = {"tenant_id": uid("t"), "account_id": account, "action_intent_id": "ai-9"}
-    _acquire(attempts, other, "x")
+    acquire(other, "x")
 
     expected = sorted(started, key=lambda a: a.started_at, reverse=True)
     pages, start = [], None

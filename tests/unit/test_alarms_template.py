@@ -29,7 +29,6 @@ EXPECTED: dict[str, Expectation] = {
     "ExecutionTimeAlarm": _machine("ExecutionTime", "Average", 300_000),
     "ExecutionsThrottledAlarm": _machine("ExecutionThrottled", "Sum", 10),
     "ExecutionsTimedOutAlarm": _machine("ExecutionsTimedOut", "Sum", 1),
-    "ToolInvokerErrorsAlarm": _function("ToolInvokerFunction"),
     "ExecutionRecorderErrorsAlarm": _function("ExecutionRecorderFunction"),
     "ExecutionFailureRecorderErrorsAlarm": _function("ExecutionFailureRecorderFunction"),
     "InternalAdapterErrorsAlarm": _function("InternalAdapterFunction"),

@@ -88,7 +88,7 @@ def test_transaction_condition_failure_carries_reasons(client: Any, stub: Stubbe
     with pytest.raises(TransactionConditionFailedError) as info:
         transact_write(client, [CHECK, CHECK])
     assert info.value.reasons == ["None", "ConditionalCheckFailed"]
-    assert info.value.failed_indexes() == [1]
+    assert [i for i in range(2) if info.value.failed(i)] == [1]
 
 
 def test_transaction_conflict_is_retryable(client: Any, stub: Stubber) -> None:

@@ -36,10 +36,12 @@ from execution_core.sanitize import MAX_MESSAGE_LENGTH
 EXPECTED = [
     (InvalidInputError, ErrorClass.VALIDATION, ErrorCode.INVALID_INPUT, False),
     (MissingRequiredParameterError, ErrorClass.VALIDATION, ErrorCode.MISSING_REQUIRED_PARAMETER, False),
-    (IntentNotFoundError, ErrorClass.VALIDATION, ErrorCode.INTENT_NOT_FOUND, False),
+    # Retryable for a bounded time: an approval may arrive just before its intent is stored.
+    (IntentNotFoundError, ErrorClass.VALIDATION, ErrorCode.INTENT_NOT_FOUND, True),
     (IntentExpiredError, ErrorClass.VALIDATION, ErrorCode.INTENT_EXPIRED, False),
     (KillSwitchEnabledError, ErrorClass.KILL_SWITCH, ErrorCode.KILL_SWITCH_ENABLED, False),
-    (KillSwitchUnavailableError, ErrorClass.KILL_SWITCH, ErrorCode.KILL_SWITCH_UNAVAILABLE, False),
+    # Fail closed (no effect) and look again later.
+    (KillSwitchUnavailableError, ErrorClass.KILL_SWITCH, ErrorCode.KILL_SWITCH_UNAVAILABLE, True),
     (AuthError, ErrorClass.AUTH, ErrorCode.AUTH_FAILED, False),
     (RateLimitError, ErrorClass.RATE_LIMIT, ErrorCode.RATE_LIMITED, True),
     (DownstreamError, ErrorClass.DOWNSTREAM, ErrorCode.DOWNSTREAM_ERROR, True),
@@ -87,9 +89,14 @@ def test_error_type_names_are_stable_step_functions_contract() -> None:
     # Retry/Catch in the ASL match these names; renaming one silently breaks retries.
     names = {cls.__name__ for cls, *_ in EXPECTED}
     assert names <= set(errors.__all__)
-    assert {"RateLimitError", "DownstreamError", "ToolTimeoutError", "DataStoreUnavailableError"} == {
-        cls.__name__ for cls, *_, retryable in EXPECTED if retryable
-    }
+    assert {
+        "RateLimitError",
+        "DownstreamError",
+        "ToolTimeoutError",
+        "DataStoreUnavailableError",
+        "IntentNotFoundError",
+        "KillSwitchUnavailableError",
+    } == {cls.__name__ for cls, *_, retryable in EXPECTED if retryable}
 
 
 def test_messages_are_sanitized_on_construction() -> None:
@@ -109,7 +116,8 @@ def test_transaction_failure_reports_which_entries_failed() -> None:
     exc = TransactionConditionFailedError(
         ["None", "ConditionalCheckFailed", "None", "ConditionalCheckFailed"]
     )
-    assert exc.failed_indexes() == [1, 3]
+    assert [i for i in range(5) if exc.failed(i)] == [1, 3]
+    assert exc.items == [None] * 4
     assert classify(exc).retryable is False
 
 

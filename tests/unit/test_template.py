@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -142,7 +143,8 @@ def test_functions_have_no_wildcard_resources_for_data_actions(resources: dict[s
                 assert not action.endswith(":*"), (logical_id, action)
 
 
-def test_only_the_tool_invoker_may_write_artifacts(resources: dict[str, Any]) -> None:
+def test_only_the_adapters_may_write_artifacts(resources: dict[str, Any]) -> None:
+    """The raw response is stored by the code that holds it: the adapter that made the effect."""
     writers = {
         logical_id
         for logical_id, resource in resources.items()
@@ -150,17 +152,110 @@ def test_only_the_tool_invoker_may_write_artifacts(resources: dict[str, Any]) ->
         for statement in _function_statements(resources, logical_id)
         if any(a.startswith("s3:Put") for a in statement["Action"])
     }
-    assert writers == {"ToolInvokerFunction"}
+    assert writers == {"InternalAdapterFunction", "CrmAdapterFunction"}
 
 
-def test_timeouts_nest_inside_each_other(resources: dict[str, Any]) -> None:
+def _resource_name(resource: Any) -> str:
+    """A statement's resource as the logical id (or text) it names, for exact comparisons."""
+    if isinstance(resource, dict):
+        if "Fn::GetAtt" in resource:
+            return str(resource["Fn::GetAtt"][0])
+        if "Ref" in resource:
+            return str(resource["Ref"])
+        if "Fn::Sub" in resource:
+            return str(resource["Fn::Sub"])
+    return str(resource)
+
+
+def _grants(resources: dict[str, Any], logical_id: str) -> set[tuple[str, str]]:
+    grants = set()
+    for statement in _function_statements(resources, logical_id):
+        assert statement["Effect"] == "Allow"
+        targets = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        grants |= {(action, _resource_name(target)) for action in statement["Action"] for target in targets}
+    return grants
+
+
+def _table(actions: str, *tables: str) -> set[tuple[str, str]]:
+    return {(f"dynamodb:{a}", t) for a in actions.split() for t in tables}
+
+
+EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
+    "PrepareExecutionFunction": _table("GetItem", "ActionIntentsTable", "ActionTypeRegistryTable")
+    | _table("GetItem PutItem UpdateItem", "ExecutionAttemptsTable")
+    | _table("PutItem", "LedgerTable")
+    | {
+        (
+            "states:DescribeExecution",
+            "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-execution:*",
+        )
+    },
+    "InternalAdapterFunction": _table("PutItem", "InternalObjectsTable")
+    | _table("ConditionCheckItem", "TenantsTable", "ExecutionAttemptsTable")
+    | {("s3:PutObject", "${ArtifactsBucket.Arn}/*")},
+    "CrmAdapterFunction": _table("GetItem", "ConnectorConfigTable")
+    | _table("PutItem UpdateItem DeleteItem", "ExternalWritesTable")
+    | _table("ConditionCheckItem", "TenantsTable", "ExecutionAttemptsTable")
+    | {
+        (
+            "secretsmanager:GetSecretValue",
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/crm/*",
+        ),
+        ("s3:PutObject", "${ArtifactsBucket.Arn}/*"),
+    },
+    "ExecutionRecorderFunction": _table("GetItem PutItem", "ExecutionOutcomesTable")
+    | _table("GetItem UpdateItem", "ExecutionAttemptsTable")
+    | _table("PutItem", "LedgerTable", "SignalsTable")
+    | _table("ConditionCheckItem", "InternalObjectsTable", "ExternalWritesTable")
+    | {("events:PutEvents", "ExecutionEventBus")},
+    "ExecutionFailureRecorderFunction": _table("GetItem", "ActionIntentsTable")
+    | _table("GetItem PutItem", "ExecutionOutcomesTable")
+    | _table("GetItem PutItem UpdateItem", "ExecutionAttemptsTable")
+    | _table("PutItem", "LedgerTable", "SignalsTable")
+    | _table("GetItem ConditionCheckItem", "InternalObjectsTable", "ExternalWritesTable")
+    | {("events:PutEvents", "ExecutionEventBus")},
+}
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_GRANTS))
+def test_pipeline_functions_have_exactly_the_permissions_they_use(
+    resources: dict[str, Any], function: str
+) -> None:
+    assert _grants(resources, function) == EXPECTED_GRANTS[function]
+
+
+def test_the_state_machine_invokes_only_the_pipeline_functions(resources: dict[str, Any]) -> None:
+    """PerformAction's function is chosen at run time: the role limits it to the adapters Prepare names."""
+    machine = resources["ExecutionStateMachine"]["Properties"]
+    invoked = {
+        p["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for p in machine["Policies"]
+        if "LambdaInvokePolicy" in p
+    }
+    assert invoked == {
+        "PrepareExecutionFunction",
+        "InternalAdapterFunction",
+        "CrmAdapterFunction",
+        "ExecutionRecorderFunction",
+        "ExecutionFailureRecorderFunction",
+    }
+    adapters = resources["PrepareExecutionFunction"]["Properties"]["Environment"]["Variables"][
+        "TOOL_ADAPTER_FUNCTIONS"
+    ]
+    named = set(re.findall(r"\$\{(\w+)\.Arn\}", adapters["Fn::Sub"]))
+    assert named == {"InternalAdapterFunction", "CrmAdapterFunction"}
+    assert named < invoked
+    assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-execution"}
+
+
+def test_timeouts_nest_inside_each_other(resources: dict[str, Any], raw: dict[str, Any]) -> None:
     """Every client timeout fits inside its function's timeout (one retry owner: Step Functions)."""
-    invoker = resources["ToolInvokerFunction"]["Properties"]
-    adapter_budget = int(invoker["Environment"]["Variables"]["ADAPTER_TIMEOUT_SECONDS"])
-    assert invoker["Timeout"] > adapter_budget + 5  # the invoker's read timeout is budget + 5
-    for adapter in ("InternalAdapterFunction", "CrmAdapterFunction"):
-        assert resources[adapter]["Properties"]["Timeout"] <= adapter_budget, adapter
     crm = resources["CrmAdapterFunction"]["Properties"]
     crm_env = crm["Environment"]["Variables"]
-    http_budget = int(crm_env["CRM_CONNECT_TIMEOUT_SECONDS"]) + int(crm_env["CRM_READ_TIMEOUT_SECONDS"])
-    assert crm["Timeout"] > http_budget + 10  # room for the secret and DynamoDB calls around it
+    read_timeout = raw["Parameters"]["CrmReadTimeoutSeconds"]
+    assert crm_env["CRM_READ_TIMEOUT_SECONDS"] == {"Ref": "CrmReadTimeoutSeconds"}
+    http_budget = int(crm_env["CRM_CONNECT_TIMEOUT_SECONDS"]) + int(read_timeout["MaxValue"])
+    # An upsert and a lookup by external id at the longest allowed read timeout, plus the AWS calls around.
+    assert crm["Timeout"] >= 2 * http_budget + 5

@@ -1,7 +1,9 @@
 """Payloads between the state machine's steps: what each Lambda accepts and returns.
 
-Inputs are validated strictly (unknown fields are errors), so a malformed payload is a classified
-VALIDATION error before anything is read or written.
+Prepare → Act → Record (three billed transitions); any caught failure → RecordFailure. Inputs are validated
+strictly (unknown fields are errors), so a malformed payload is a classified VALIDATION error before
+anything is read or written. No step trusts a payload for authority: the adapters and recorders check
+every claim (lease, idempotency key, effect) against the stored records.
 """
 
 from enum import StrEnum
@@ -10,13 +12,16 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import Field, JsonValue
 
-from execution_core.errors import ErrorClass, ErrorCode, InvalidInputError
+from execution_core.errors import ErrorClass, ErrorCode, IdempotencyKeyMismatchError, InvalidInputError
 from execution_core.models.common import FrozenModel, Identifier, ShortText, UtcDatetime
 from execution_core.models.execution import ArtifactRef, ExternalObjectRef, OutcomeStatus
 from execution_core.models.intent import ApprovalSource
+from execution_core.services.identity import idempotency_key
 
 ToolName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
 IdempotencyKeyText = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{8,256}$")]
+ExecutionArn = Annotated[str, Field(min_length=1, max_length=2048)]
+FunctionArn = Annotated[str, Field(pattern=r"^[A-Za-z0-9:_./-]{1,256}$")]
 
 
 class OpenModel(pydantic.BaseModel):
@@ -41,14 +46,9 @@ class ActionApprovedEvent(OpenModel):
     detail: ActionApprovedDetail
 
 
-class StartRequest(FrozenModel):
+class PrepareRequest(FrozenModel):
     event: ActionApprovedEvent
-    execution_id: Annotated[str, Field(min_length=1, max_length=2048)]
-
-
-class StartDisposition(StrEnum):
-    STARTED = "STARTED"
-    DUPLICATE = "DUPLICATE"
+    execution_id: ExecutionArn
 
 
 class ToolCall(FrozenModel):
@@ -59,24 +59,44 @@ class ToolCall(FrozenModel):
     registry_version: Annotated[int, Field(ge=1)]
     parameters: dict[str, JsonValue]
 
+    @property
+    def namespace(self) -> str:
+        return self.tool_name.split(".", 1)[0]
 
-class StartedExecution(FrozenModel):
-    """Everything later steps need; carried in the state so no step re-reads the intent."""
 
-    disposition: StartDisposition
+class PreparedExecution(FrozenModel):
+    """PrepareExecution's result: everything the adapter and the recorder need, carried in the state."""
+
     action_intent_id: Identifier
     tenant_id: Identifier
     account_id: Identifier
-    execution_id: Annotated[str, Field(min_length=1, max_length=2048)]
-    lease_id: ShortText | None = None
-    attempt_count: Annotated[int, Field(ge=0)] = 0
-    action_type: Identifier | None = None
-    trace_id: Identifier | None = None
+    execution_id: ExecutionArn
+    lease_id: ShortText
+    attempt_count: Annotated[int, Field(ge=1)]
+    action_type: Identifier
+    trace_id: Identifier
     original_decision_id: Identifier | None = None
-    expires_at_epoch: Annotated[int, Field(ge=0)] | None = None
-    started_at: UtcDatetime | None = None
-    idempotency_key: IdempotencyKeyText | None = None
-    tool: ToolCall | None = None
+    expires_at_epoch: Annotated[int, Field(ge=0)]
+    started_at: UtcDatetime
+    idempotency_key: IdempotencyKeyText
+    tool: ToolCall
+    adapter_function: FunctionArn
+
+    def expected_idempotency_key(self) -> str:
+        return idempotency_key(
+            tenant_id=self.tenant_id,
+            account_id=self.account_id,
+            action_intent_id=self.action_intent_id,
+            action_type=self.action_type,
+            tool_name=self.tool.tool_name,
+            registry_version=self.tool.registry_version,
+            parameters=self.tool.parameters,
+        )
+
+    def require_consistent_key(self) -> None:
+        """Refuse a payload whose key does not cover its own content (altered parameters, action type)."""
+        if self.idempotency_key != self.expected_idempotency_key():
+            raise IdempotencyKeyMismatchError()
 
     def correlation_keys(self) -> dict[str, str | None]:
         """The log correlation keys every later step appends (observability.correlate)."""
@@ -89,47 +109,26 @@ class StartedExecution(FrozenModel):
         }
 
 
-class AdapterRequest(FrozenModel):
-    """What the tool invoker sends an adapter."""
+class EffectResult(FrozenModel):
+    """What an adapter returns: references only; the raw downstream response is in S3."""
 
-    tool_name: ToolName
-    tool_schema_version: ShortText
-    parameters: dict[str, JsonValue]
-    idempotency_key: IdempotencyKeyText
-    tenant_id: Identifier
-    account_id: Identifier
-    action_intent_id: Identifier
-    attempt_count: Annotated[int, Field(ge=1)]
-    trace_id: Identifier
-
-
-class AdapterResponse(FrozenModel):
-    """What an adapter returns: refs to the created object and the raw downstream response."""
-
-    external_object_refs: list[ExternalObjectRef]
-    raw_response: dict[str, JsonValue]
-    tool_run_ref: ShortText
-    replayed: bool = False
-
-
-class ToolResult(FrozenModel):
-    """What the tool invoker passes on: references only; the raw response stays in S3."""
-
-    external_object_refs: list[ExternalObjectRef]
+    external_object_refs: Annotated[list[ExternalObjectRef], Field(min_length=1, max_length=10)]
     raw_response_artifact_ref: ArtifactRef
     tool_run_ref: ShortText
     replayed: bool = False
 
 
 class RecordRequest(FrozenModel):
-    start: StartedExecution
-    tool: ToolResult
+    prepared: PreparedExecution
+    effect: EffectResult
 
 
 class RecordDisposition(StrEnum):
     RECORDED = "RECORDED"
     ALREADY_RECORDED = "ALREADY_RECORDED"
-    DUPLICATE = "DUPLICATE"
+    DUPLICATE = "DUPLICATE"  # another execution owns (or finished) the intent: nothing written
+    NOT_EXECUTED = "NOT_EXECUTED"  # the approval ran nothing (no stored intent): audit entry only
+    IN_DOUBT = "IN_DOUBT"  # the effect may or may not exist: left to the reconciler, nothing terminal
 
 
 class RecordResult(FrozenModel):
@@ -142,27 +141,32 @@ class RecordResult(FrozenModel):
     error_code: ErrorCode | None = None
 
 
-class CaughtError(FrozenModel):
-    """The normalizing step's output: the Lambda errorType and its cause (a JSON string, untrusted)."""
+class CaughtError(OpenModel):
+    """A Catch's ResultPath: the error name (Lambda errorType) and its cause (a JSON string, untrusted)."""
 
-    error: Annotated[str, Field(max_length=256)]
-    cause: Annotated[str, Field(max_length=262_144)] | None = None
-    execution_id: Annotated[str, Field(min_length=1, max_length=2048)]
+    error: Annotated[str, Field(alias="Error", max_length=256)]
+    cause: Annotated[str | None, Field(alias="Cause", max_length=262_144)] = None
 
 
 class ResultEnvelope(OpenModel):
     result: dict[str, Any]
 
 
-class FailureRecordRequest(OpenModel):
-    """The whole execution state at the failure: which results exist tells the failed stage."""
+class FailureState(OpenModel):
+    """The whole execution state at the failure: which results exist tells the failed stage.
 
-    detail: ActionApprovedDetail
-    failure: CaughtError
-    start: ResultEnvelope | None = None
-    preflight: ResultEnvelope | None = None
-    tool: ResultEnvelope | None = None
-    record: ResultEnvelope | None = None
+    ``detail`` stays raw here: a malformed approval must still be accounted for, not crash the recorder.
+    """
+
+    detail: dict[str, Any] | None = None
+    prepared: ResultEnvelope | None = None
+    effect: ResultEnvelope | None = None
+    error: CaughtError
+
+
+class FailureRecordRequest(FrozenModel):
+    state: FailureState
+    execution_id: ExecutionArn
 
 
 def parse_payload[M: pydantic.BaseModel](model: type[M], payload: Any) -> M:

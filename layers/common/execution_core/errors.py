@@ -6,7 +6,7 @@ Retry/Catch blocks match on: renaming one is a contract change.
 """
 
 from enum import StrEnum
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import pydantic
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
@@ -14,24 +14,30 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from execution_core.sanitize import sanitize_message
 
 __all__ = [
+    "TRANSIENT_PLATFORM_ERRORS",
     "AuthError",
     "Classification",
     "ConfigurationError",
     "ConnectorNotAllowedError",
     "ConnectorNotConfiguredError",
+    "CrmExternalIdConflictError",
     "DataStoreError",
     "DataStoreUnavailableError",
     "DownstreamError",
+    "DuplicateStartError",
+    "EffectNotFoundError",
     "ErrorClass",
     "ErrorCode",
     "EventPublishError",
     "ExecutionError",
     "ExternalWriteInDoubtError",
+    "IdempotencyKeyMismatchError",
     "IntentExpiredError",
     "IntentNotFoundError",
     "InvalidInputError",
     "KillSwitchEnabledError",
     "KillSwitchUnavailableError",
+    "LeaseNotHeldError",
     "MissingRequiredParameterError",
     "RateLimitError",
     "RegistryVersionConflictError",
@@ -64,7 +70,12 @@ class ErrorCode(StrEnum):
     INVALID_INPUT = "INVALID_INPUT"
     REGISTRY_VERSION_NOT_FOUND = "REGISTRY_VERSION_NOT_FOUND"
     REGISTRY_VERSION_CONFLICT = "REGISTRY_VERSION_CONFLICT"
-    LEASE_HELD = "LEASE_HELD"
+    DUPLICATE_START = "DUPLICATE_START"
+    LEASE_NOT_HELD = "LEASE_NOT_HELD"
+    IDEMPOTENCY_KEY_MISMATCH = "IDEMPOTENCY_KEY_MISMATCH"
+    EFFECT_NOT_FOUND = "EFFECT_NOT_FOUND"
+    EXTERNAL_ID_CONFLICT = "EXTERNAL_ID_CONFLICT"
+    ABORTED = "ABORTED"
     AUTH_FAILED = "AUTH_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
     DOWNSTREAM_ERROR = "DOWNSTREAM_ERROR"
@@ -123,13 +134,34 @@ class MissingRequiredParameterError(InvalidInputError):
 
 
 class IntentNotFoundError(InvalidInputError):
+    """Retryable for a bounded time: the upstream may write the intent just after it approved it."""
+
     error_code = ErrorCode.INTENT_NOT_FOUND
+    retryable = True
     default_message = "The action intent was not found"
 
 
 class IntentExpiredError(InvalidInputError):
     error_code = ErrorCode.INTENT_EXPIRED
     default_message = "The action intent has expired"
+
+
+class IdempotencyKeyMismatchError(InvalidInputError):
+    """A step payload whose idempotency key does not cover its own tool call: altered or forged."""
+
+    error_code = ErrorCode.IDEMPOTENCY_KEY_MISMATCH
+    default_message = "The idempotency key does not match the tool call"
+
+
+class DuplicateStartError(InvalidInputError):
+    """Another live execution holds the intent's lease, or the intent already finished.
+
+    Raised by PrepareExecution so the state machine can end in a Succeed state after two transitions
+    (a Catch is the only branch a Task state has); nothing was written.
+    """
+
+    error_code = ErrorCode.DUPLICATE_START
+    default_message = "Another execution owns this intent, or it already finished"
 
 
 class RegistryVersionNotFoundError(InvalidInputError):
@@ -166,10 +198,11 @@ class KillSwitchEnabledError(ExecutionError):
 
 
 class KillSwitchUnavailableError(ExecutionError):
-    """The kill switch state could not be read; the layer fails closed and does not execute."""
+    """The kill switch state could not be read; the layer fails closed (no effect) and retries later."""
 
     error_class = ErrorClass.KILL_SWITCH
     error_code = ErrorCode.KILL_SWITCH_UNAVAILABLE
+    retryable = True
     default_message = "The kill switch state could not be read"
 
 
@@ -202,14 +235,23 @@ class ToolTimeoutError(ExecutionError):
 
 
 class ExternalWriteInDoubtError(ExecutionError):
-    """An earlier attempt may have created the external object; retrying could create a second one.
+    """The external system may or may not have made the write, and nothing has settled which yet.
 
-    Not retryable on purpose: the write must be reconciled (by a person or a lookup), never re-posted.
+    Not retryable by Step Functions: the reconciler settles it later with a lookup by idempotency key.
     """
 
     error_class = ErrorClass.DOWNSTREAM
     error_code = ErrorCode.EXTERNAL_WRITE_IN_DOUBT
     default_message = "An earlier attempt may already have made this external write"
+
+
+class CrmExternalIdConflictError(ExecutionError):
+    """Several CRM records carry this write's external id (HTTP 300): someone else wrote them; a person
+    has to decide which one is ours."""
+
+    error_class = ErrorClass.DOWNSTREAM
+    error_code = ErrorCode.EXTERNAL_ID_CONFLICT
+    default_message = "Several CRM records carry this write's external id"
 
 
 class EventPublishError(DownstreamError):
@@ -252,23 +294,59 @@ class StateConflictError(ExecutionError):
     default_message = "The record is in a conflicting state"
 
 
+class LeaseNotHeldError(StateConflictError):
+    """This execution does not hold the intent's lease with this idempotency key (lost, or forged)."""
+
+    error_code = ErrorCode.LEASE_NOT_HELD
+    default_message = "This execution does not hold the intent's lease"
+
+
+class EffectNotFoundError(StateConflictError):
+    """A payload claims an effect that the effect store does not hold."""
+
+    error_code = ErrorCode.EFFECT_NOT_FOUND
+    default_message = "The effect store holds no such effect"
+
+
 class TransactionConditionFailedError(StateConflictError):
-    """A transaction was cancelled by condition checks; ``reasons`` has one code per entry ("None" if ok)."""
+    """A transaction was cancelled by condition checks.
+
+    ``reasons`` has one code per entry ("None" where the entry was fine) and ``items`` the stored item of
+    each failed entry that asked for ReturnValuesOnConditionCheckFailure=ALL_OLD (None otherwise).
+    """
 
     default_message = "A transaction condition failed"
 
-    def __init__(self, reasons: list[str], message: str | None = None) -> None:
+    def __init__(
+        self, reasons: list[str], items: list[dict[str, Any] | None] | None = None, message: str | None = None
+    ) -> None:
         self.reasons = reasons
+        self.items = items if items is not None else [None] * len(reasons)
         super().__init__(message or f"Transaction cancelled; reasons: {', '.join(reasons)}")
 
-    def failed_indexes(self) -> list[int]:
-        """Indexes of the entries whose condition failed, to tell 'already recorded' from a lost lease."""
-        return [i for i, reason in enumerate(self.reasons) if reason == "ConditionalCheckFailed"]
+    def failed(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
 
 
 class UnknownExecutionError(ExecutionError):
     default_message = "An unexpected error occurred"
 
+
+# Errors the platform reports for a Lambda task that may succeed when tried again (exact names: Step
+# Functions matches names, never prefixes or Python subclasses). Lambda.Unknown covers out-of-memory and
+# other unhandled runtime failures; Runtime.ExitError a process that died; Sandbox.Timedout a function
+# timeout; States.Timeout the task's own timeout.
+TRANSIENT_PLATFORM_ERRORS: tuple[str, ...] = (
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "Runtime.ExitError",
+    "Sandbox.Timedout",
+    "States.Timeout",
+)
 
 _TIMEOUT_TYPES: tuple[type[BaseException], ...] = (TimeoutError, ConnectTimeoutError, ReadTimeoutError)
 

@@ -26,6 +26,8 @@ class MetricName(StrEnum):
     DUPLICATE_STARTS_IGNORED = "DuplicateStartsIgnored"
     KILL_SWITCH_BLOCKED = "KillSwitchBlocked"
     SIGNALS_EMITTED = "SignalsEmitted"
+    APPROVALS_NOT_EXECUTED = "ApprovalsNotExecuted"
+    OUTCOMES_IN_DOUBT = "OutcomesInDoubt"
 
 
 class ObservabilitySettings(ComponentSettings):

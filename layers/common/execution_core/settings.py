@@ -87,13 +87,6 @@ class EventBus(ComponentSettings):
     execution_event_source: EventSource
 
 
-class ToolAdapterFunctions(ComponentSettings):
-    """The adapter functions the tool invoker calls, by name."""
-
-    internal_adapter_function_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9:_.-]{1,140}$")]
-    crm_adapter_function_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9:_.-]{1,140}$")]
-
-
 def load_settings[S: ComponentSettings](
     cls: type[S], component: str, environ: Mapping[str, str] | None = None
 ) -> S:

@@ -20,11 +20,14 @@ from execution_core.models import (
     AttemptStatus,
     ExecutionAttempt,
     ExternalObjectRef,
+    LedgerEntry,
+    LedgerEventType,
     OutcomeStatus,
 )
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import transact_write
 from execution_core.repositories.intents import ActionIntentRepository
+from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.repositories.tenants import TenantRepository
 from local_runtime.api_server import LocalApiServer
@@ -56,6 +59,7 @@ class Records:
         self.intents = ActionIntentRepository(ddb, outputs["ActionIntentsTableName"])
         self.attempts = ExecutionAttemptRepository(ddb, outputs["ExecutionAttemptsTableName"])
         self.outcomes = ExecutionOutcomeRepository(ddb, outputs["ExecutionOutcomesTableName"])
+        self.ledger = LedgerRepository(ddb, outputs["LedgerTableName"])
         self.tenants = TenantRepository(ddb, outputs["TenantsTableName"])
 
     def intent(
@@ -83,14 +87,29 @@ class Records:
     ) -> ExecutionAttempt:
         started = started_at or self.base
         if status is AttemptStatus.RUNNING:
-            result = self.attempts.acquire_lease(
+            claim = ExecutionAttempt(
+                action_intent_id=intent_id,
+                tenant_id=tenant_id,
+                account_id=account_id,
+                status=AttemptStatus.RUNNING,
+                attempt_count=1,
+                lease_id=f"lease-{intent_id}",
+                lease_expires_at=int(started.timestamp()) + 900,
+                started_at=started,
+                updated_at=started,
+                trace_id=f"trace-{intent_id}",
+            )
+            started_entry = LedgerEntry(
                 tenant_id=tenant_id,
                 account_id=account_id,
                 action_intent_id=intent_id,
-                lease_id=f"lease-{intent_id}",
-                trace_id=f"trace-{intent_id}",
-                now=started,
-                lease_seconds=900,
+                event_type=LedgerEventType.EXECUTION_STARTED,
+                occurred_at=started,
+                trace_id=claim.trace_id,
+                attempt_count=1,
+            )
+            result = self.attempts.acquire_lease(
+                claim, started_entry=self.ledger.ledger_put_item(started_entry), holder_running=lambda _: True
             )
             assert result.acquired
             return result.attempt

@@ -1,13 +1,20 @@
-"""The CRM adapter: ``crm.create_task`` against a Salesforce-style REST API, at most once per idempotency key.
+"""The CRM adapter (PerformAction for ``crm.*``): ``crm.create_task`` against a Salesforce-style REST API.
 
-The write is reserved in ExternalWrites (PENDING) before anything is sent and finalized (COMPLETED, with
-the task's reference) after the CRM confirms it. What happens on failure depends on whether the request
-may have reached the CRM:
+Source-level idempotency: the task is written with an upsert by an external id field that carries the
+idempotency key (``PATCH .../sobjects/Task/<ExternalIdField>/<key>``; the field name is connector
+configuration and must be marked External ID and Unique in the CRM). Repeating the write is therefore safe
+at the CRM itself: 201 means it created the task, 200 (or 204 before API 46.0) that it already existed.
 
-* the CRM answered with an error, or nothing was sent: the reservation is released, so a Step Functions
-  retry may post again (a 500 followed by a success still creates exactly one task);
-* the request was sent and the answer was lost (read timeout, dropped connection): the reservation is
-  kept, and the retry finds it and raises ExternalWriteInDoubtError instead of posting a second task.
+Around it, ExternalWrites keeps the write's state:
+
+* the reservation (PENDING) commits in one transaction with the re-authorization of the attempt (kill
+  switches, lease, key, expiry), right before the request; a stop at any moment before means no request;
+* a confirmed write is finalized (COMPLETED, with the task's reference and the CRM's answer), and every
+  later attempt replays it without calling the CRM;
+* an answer that settles nothing (timeout, dropped connection, 5xx, a 2xx without an id) keeps the
+  reservation PENDING; the retry Step Functions makes upserts again and learns the truth. If no retry
+  settles it, the reservation stays PENDING: "in doubt", for the reconciler's lookup by external id;
+* a definite refusal (4xx) releases the reservation: nothing was written.
 
 Step Functions owns retries: the HTTP pool never retries or follows redirects by itself. Tokens come from
 Secrets Manager and never appear in a log line or an error message; neither do request or response bodies.
@@ -21,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol
+from urllib.parse import quote
 
 import pydantic
 import urllib3
@@ -38,15 +46,15 @@ from urllib3.exceptions import (
 )
 
 from execution_core.adapters.allowlist import OriginPattern, allowed_origin, parse_allowed_origins
-from execution_core.contracts import AdapterRequest, AdapterResponse
+from execution_core.contracts import EffectResult, PreparedExecution
 from execution_core.errors import (
     AuthError,
     ConfigurationError,
     ConnectorNotAllowedError,
     ConnectorNotConfiguredError,
+    CrmExternalIdConflictError,
     DownstreamError,
     ExecutionError,
-    ExternalWriteInDoubtError,
     InvalidInputError,
     MissingRequiredParameterError,
     RateLimitError,
@@ -58,15 +66,17 @@ from execution_core.models import (
     ExternalObjectRef,
     ExternalSystem,
     ExternalWriteRecord,
-    format_timestamp,
+    ExternalWriteStatus,
     utc_now,
 )
-from execution_core.repositories import ConnectorConfigRepository, ExternalWriteRepository, ReserveOutcome
+from execution_core.repositories import ConnectorConfigRepository, ExternalWriteRepository
+from execution_core.services.artifacts import ArtifactStore
+from execution_core.services.authorization import EffectAuthorization
 from execution_core.settings import ComponentSettings
 
 __all__ = [
     "API_VERSION",
-    "TASK_PATH",
+    "TASK_SOBJECT_PATH",
     "TOOL_NAME",
     "CrmSettings",
     "CrmTaskAdapter",
@@ -79,16 +89,24 @@ __all__ = [
 
 TOOL_NAME = "crm.create_task"
 API_VERSION = "v60.0"
-TASK_PATH = f"/services/data/{API_VERSION}/sobjects/Task/"
-MAX_RESPONSE_BYTES = 64 * 1024  # a task creation answer is tiny; anything bigger is not a Salesforce answer
+TASK_SOBJECT_PATH = f"/services/data/{API_VERSION}/sobjects/Task"
+MAX_RESPONSE_BYTES = 64 * 1024  # a task upsert answer is tiny; anything bigger is not a Salesforce answer
 RESERVATION_TTL = timedelta(days=90)  # dedupe outlives every retry and any intent's validity by far
 SECRET_MAX_AGE_SECONDS = 300
 
 _TASK_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 _ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,4096}$")  # one header-safe word: no spaces, controls or non-ASCII
+_SETTLED = (200, 201)  # created (201) or already there (200): the answer names the task
+_UPDATED_WITHOUT_BODY = 204  # an existing record was updated (API versions before 46.0): look it up
 
 _log = logging.getLogger(__name__)
+# Definite refusals other than auth, by status: (error type, message). Nothing was written.
+_REFUSALS: dict[int, tuple[type[ExecutionError], str]] = {
+    429: (RateLimitError, "The CRM is rate limiting requests (HTTP 429)"),
+    408: (DownstreamError, "The CRM timed the request out before processing it (HTTP 408)"),
+    404: (ConnectorNotConfiguredError, "The CRM has no such external id field on Task (HTTP 404)"),
+}
 
 
 # ---------------------------------------------------------------- configuration
@@ -210,9 +228,20 @@ class _Target:
     origin: str
     secret_id: str
     token: str
+    external_id_field: str
 
     def __repr__(self) -> str:  # a stray repr in a log or traceback must not carry the token
         return f"_Target(origin={self.origin!r}, secret_id={self.secret_id!r})"
+
+    def record_url(self, key: str) -> str:
+        return f"{self.origin}{TASK_SOBJECT_PATH}/{quote(self.external_id_field)}/{quote(key)}"
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
 
 
 @dataclass(frozen=True)
@@ -222,7 +251,7 @@ class _Answer:
 
 
 class _PossiblySentError(Exception):
-    """The request left this process and no answer came back: the task may exist."""
+    """The request left this process and no answer came back: the write may have happened."""
 
 
 class CrmTaskAdapter:
@@ -233,6 +262,8 @@ class CrmTaskAdapter:
         *,
         connectors: ConnectorConfigRepository,
         external_writes: ExternalWriteRepository,
+        authorization: EffectAuthorization,
+        artifacts: ArtifactStore,
         secrets: SecretSource,
         http: urllib3.PoolManager,
         allowed_origins: Sequence[OriginPattern],
@@ -247,6 +278,8 @@ class CrmTaskAdapter:
             raise ConfigurationError("the CRM secret prefix must end with '/'")
         self._connectors = connectors
         self._writes = external_writes
+        self._authorization = authorization
+        self._artifacts = artifacts
         self._secrets = secrets
         self._http = http
         self._allowed = tuple(allowed_origins)
@@ -255,66 +288,138 @@ class CrmTaskAdapter:
         self._log = log
         self._ttl = reservation_ttl
 
-    def create_task(self, request: AdapterRequest) -> AdapterResponse:
-        if request.tool_name != TOOL_NAME:
-            raise InvalidInputError(f"the CRM adapter does not run {request.tool_name}")
-        task = _task_parameters(request.parameters)
-        key = request.idempotency_key
+    def act(self, prepared: PreparedExecution) -> EffectResult:
+        if prepared.tool.tool_name != TOOL_NAME:
+            raise InvalidInputError(f"the CRM adapter does not run {prepared.tool.tool_name}")
+        prepared.require_consistent_key()
+        task = _task_parameters(prepared.tool.parameters)
+        key = prepared.idempotency_key
+        # Everything that needs no write is resolved first, so the last check comes right before the call.
+        target = self._target(prepared.tenant_id, prepared.account_id)
         now = self._clock()
-        reserved = self._writes.reserve(key, TOOL_NAME, now, ttl_epoch=int((now + self._ttl).timestamp()))
-        if reserved.record.tool_name != TOOL_NAME:
-            raise StateConflictError("The idempotency key belongs to another tool")
-        if reserved.outcome is ReserveOutcome.COMPLETED:
-            return self._replay(reserved.record)
-        if reserved.outcome is ReserveOutcome.IN_PROGRESS:
-            reserved_at = format_timestamp(reserved.record.created_at)
-            self._log.warning("crm task in doubt", extra={"reserved_at": reserved_at})
-            raise ExternalWriteInDoubtError(
-                f"An earlier attempt reserved this CRM task at {reserved_at} and may have created it; "
-                "reconcile it in the CRM instead of retrying"
-            )
-        try:
-            target = self._target(request)
-            answer = self._post(target, task)
-        except _PossiblySentError:
-            # Keep the reservation: the retry this error invites must report the doubt, not post again.
-            self._log.warning("crm request sent without an answer; reservation kept")
-            raise ToolTimeoutError(
-                "The CRM did not answer in time; the task may exist, so a retry will not post again"
-            ) from None
-        except BaseException:
-            self._release(key)
-            raise
-        if not 200 <= answer.status < 300:
-            self._release(key)
-            raise self._status_error(answer, target)
-        return self._finalize(key, target, answer)
+        reservation = ExternalWriteRecord(
+            idempotency_key=key,
+            status=ExternalWriteStatus.PENDING,
+            tool_name=TOOL_NAME,
+            raw_response_artifact_ref=self._artifacts.ref_for(
+                prepared.tenant_id, prepared.account_id, prepared.action_intent_id, prepared.attempt_count
+            ),
+            created_at=now,
+            ttl=int((now + self._ttl).timestamp()),
+        )
+        existing = self._authorization.commit(prepared, self._writes.reserve_item(reservation))
+        if existing is not None:
+            return self._replay(self._writes.parse_item(existing))
+        answer = self._send_upsert(target, task, key)
+        task_id, body = self._settle(target, key, answer)
+        return self._finalize(key, target, task_id, body, reservation)
 
     # ------------------------------------------------------------ steps
-    def _target(self, request: AdapterRequest) -> _Target:
-        config = self._connectors.get(request.tenant_id, request.account_id, ConnectorType.CRM)
+    def _target(self, tenant_id: str, account_id: str) -> _Target:
+        config = self._connectors.get(tenant_id, account_id, ConnectorType.CRM)
         if config is None:
             raise ConnectorNotConfiguredError("No CRM connector is configured for this account")
         origin = allowed_origin(config.instance_url, self._allowed)
         if origin is None:
             raise ConnectorNotAllowedError("The CRM instance URL is not on the allow-list")
-        expected_secret = f"{self._secret_prefix}{request.tenant_id}/{request.account_id}"
+        expected_secret = f"{self._secret_prefix}{tenant_id}/{account_id}"
         if config.secret_id != expected_secret:
             raise ConnectorNotAllowedError("The connector's secret belongs to another tenant or account")
         token = _access_token(self._secrets.get_secret(expected_secret))
-        return _Target(origin=origin, secret_id=expected_secret, token=token)
+        return _Target(
+            origin=origin, secret_id=expected_secret, token=token, external_id_field=config.external_id_field
+        )
 
-    def _post(self, target: _Target, task: CrmTaskParameters) -> _Answer:
+    def _send_upsert(self, target: _Target, task: "CrmTaskParameters", key: str) -> _Answer:
+        try:
+            return self._request("PATCH", target.record_url(key), target, json.dumps(task.body()).encode())
+        except _PossiblySentError:
+            # Keep the reservation: the write may exist; the retry this error invites upserts again.
+            self._log.warning("crm upsert sent without an answer; reservation kept")
+            raise ToolTimeoutError(
+                "The CRM did not answer in time; the retry repeats the upsert, which cannot duplicate"
+            ) from None
+        except ExecutionError:
+            self._release(key)  # nothing was sent
+            raise
+
+    def _settle(self, target: _Target, key: str, answer: _Answer) -> tuple[str, dict[str, JsonValue]]:
+        """The task id the CRM answered with, looking it up by external id when the answer names none."""
+        body = _json_object(answer.body) or {}
+        if answer.status in _SETTLED and body.get("success") is True and _is_task_id(body.get("id")):
+            return str(body["id"]), body
+        if answer.status in (*_SETTLED, _UPDATED_WITHOUT_BODY):
+            found = self._lookup(target, key)
+            if found is not None:
+                return found, {"id": found, "success": True, "errors": [], "looked_up": True}
+            self._log.warning("crm write confirmed but not found by its key", extra={"status": answer.status})
+            raise ToolTimeoutError("The CRM confirmed the write but the task could not be looked up yet")
+        raise self._status_error(answer, target, key)
+
+    def _lookup(self, target: _Target, key: str) -> str | None:
+        """The task carrying ``key`` (GET by external id), None if there is none; a read, never a write."""
+        try:
+            answer = self._request("GET", f"{target.record_url(key)}?fields=Id", target)
+        except _PossiblySentError:
+            raise ToolTimeoutError("The CRM did not answer the lookup in time") from None
+        if answer.status == 404:
+            return None
+        if answer.status == 300:
+            raise CrmExternalIdConflictError()
+        record = _json_object(answer.body) or {}
+        if answer.status == 200 and _is_task_id(record.get("Id")):
+            return str(record["Id"])
+        raise DownstreamError(f"The CRM answered the lookup with HTTP {answer.status}")
+
+    def _finalize(
+        self,
+        key: str,
+        target: _Target,
+        task_id: str,
+        body: dict[str, JsonValue],
+        reservation: ExternalWriteRecord,
+    ) -> EffectResult:
+        ref = ExternalObjectRef(
+            system=ExternalSystem.CRM,
+            object_type="Task",
+            object_id=task_id,
+            object_url=f"{target.origin}/lightning/r/Task/{task_id}/view",
+        )
+        # If this fails the reservation stays PENDING: the retry upserts again and finds the same task.
+        record = self._writes.finalize(key, [ref], self._clock(), raw_response=body)
+        self._log.info("crm task written", extra={"task_id": task_id, "replayed": False})
+        return self._effect(record, fallback=reservation, replayed=False)
+
+    def _replay(self, record: ExternalWriteRecord) -> EffectResult:
+        if record.tool_name != TOOL_NAME:
+            raise StateConflictError("The idempotency key belongs to another tool")
+        if record.status is not ExternalWriteStatus.COMPLETED or not record.refs:
+            raise StateConflictError("The completed external write has no object references")
+        self._log.info("crm task replayed", extra={"task_id": record.refs[0].object_id})
+        return self._effect(record, fallback=record, replayed=True)
+
+    def _effect(
+        self, record: ExternalWriteRecord, *, fallback: ExternalWriteRecord, replayed: bool
+    ) -> EffectResult:
+        refs = record.refs or []
+        artifact_ref = record.raw_response_artifact_ref or fallback.raw_response_artifact_ref
+        if not refs or artifact_ref is None:
+            raise StateConflictError("The completed external write has no object references")
+        self._artifacts.store_once(artifact_ref, record.raw_response or {"id": refs[0].object_id})
+        return EffectResult(
+            external_object_refs=refs,
+            raw_response_artifact_ref=artifact_ref,
+            tool_run_ref=refs[0].object_id,
+            replayed=replayed,
+        )
+
+    def _request(self, method: str, url: str, target: _Target, body: bytes | None = None) -> _Answer:
         try:
             response = self._http.request(
-                "POST",
-                f"{target.origin}{TASK_PATH}",
-                body=json.dumps(task.body()).encode(),
-                headers={
-                    "Authorization": f"Bearer {target.token}",
-                    "Content-Type": "application/json",
-                    "Accept": "application/json",
-                },
+                method,
+                url,
+                body=body,
+                headers=target.headers(),
                 redirect=False,
                 retries=False,
                 preload_content=False,
@@ -331,65 +436,30 @@ class CrmTaskAdapter:
             raise _PossiblySentError from None
         return _Answer(response.status, _read_limited(response))
 
-    def _finalize(self, key: str, target: _Target, answer: _Answer) -> AdapterResponse:
-        body = _json_object(answer.body) or {}
-        task_id = body.get("id") if body.get("success") is True else None
-        if not isinstance(task_id, str) or not _TASK_ID.match(task_id):
-            # A 2xx means the CRM accepted something; without an id it cannot be confirmed or retried.
-            self._log.warning("crm success without a task id", extra={"status": answer.status})
-            raise ExternalWriteInDoubtError("The CRM reported success without a usable task id")
-        ref = ExternalObjectRef(
-            system=ExternalSystem.CRM,
-            object_type="Task",
-            object_id=task_id,
-            object_url=f"{target.origin}/lightning/r/Task/{task_id}/view",
-        )
-        try:
-            self._writes.finalize(key, [ref], self._clock())
-        except ExecutionError:
-            self._log.warning("crm task created but not recorded", extra={"task_id": task_id})
-            raise ExternalWriteInDoubtError(
-                f"CRM task {task_id} was created but recording it failed; reconcile before retrying"
-            ) from None
-        self._log.info("crm task created", extra={"task_id": task_id, "status": answer.status})
-        return AdapterResponse(external_object_refs=[ref], raw_response=body, tool_run_ref=task_id)
-
-    def _replay(self, record: ExternalWriteRecord) -> AdapterResponse:
-        refs = record.refs or []
-        if not refs:
-            raise StateConflictError("The completed external write has no object references")
-        self._log.info("crm task replayed", extra={"task_id": refs[0].object_id})
-        return AdapterResponse(
-            external_object_refs=refs,
-            raw_response={
-                "replayed": True,
-                "note": "The task was created by an earlier attempt; the CRM was not called again",
-                "id": refs[0].object_id,
-                "completed_at": format_timestamp(record.completed_at) if record.completed_at else None,
-            },
-            tool_run_ref=refs[0].object_id,
-            replayed=True,
-        )
-
     def _release(self, key: str) -> None:
-        # Failing to release only makes the retry report "in doubt" (safe); the original error matters more.
+        # Failing to release only leaves the write in doubt for the reconciler (safe); the error matters.
         try:
             self._writes.release(key)
         except ExecutionError as exc:
             self._log.warning("crm reservation not released", extra={"error_type": type(exc).__name__})
 
-    def _status_error(self, answer: _Answer, target: _Target) -> ExecutionError:
+    def _status_error(self, answer: _Answer, target: _Target, key: str) -> ExecutionError:
+        """Classify a refusal; a definite one (4xx: nothing was written) releases the reservation."""
         status = answer.status
         self._log.warning(
             "crm request failed", extra={"status": status, "crm_error_codes": _error_codes(answer.body)}
         )
+        if status == 300:  # several records carry our key: the write is not ours alone to settle
+            return CrmExternalIdConflictError()
+        if status >= 500:  # the CRM may or may not have written: keep the reservation, retry upserts again
+            return DownstreamError(f"The CRM failed (HTTP {status})")
+        self._release(key)
         if status in (401, 403):
             self._secrets.forget(target.secret_id)  # a rotated token is picked up by the next attempt
             return AuthError(f"The CRM refused the credentials (HTTP {status})")
-        if status == 429:
-            return RateLimitError("The CRM is rate limiting requests (HTTP 429)")
-        if status >= 500 or status == 408:
-            return DownstreamError(f"The CRM failed (HTTP {status})")
+        refusal = _REFUSALS.get(status)
+        if refusal is not None:
+            return refusal[0](refusal[1])
         if 400 <= status < 500:
             return InvalidInputError(f"The CRM rejected the task (HTTP {status})")
         return DownstreamError(f"The CRM answered with an unexpected status (HTTP {status})")
@@ -446,3 +516,7 @@ def _error_codes(body: bytes | None) -> list[str]:
     items = parsed if isinstance(parsed, list) else []
     codes = [item.get("errorCode") for item in items[:5] if isinstance(item, dict)]
     return [code for code in codes if isinstance(code, str) and _ERROR_CODE.match(code)]
+
+
+def _is_task_id(value: object) -> bool:
+    return isinstance(value, str) and _TASK_ID.match(value) is not None

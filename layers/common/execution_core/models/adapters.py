@@ -5,10 +5,10 @@ from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, JsonValue
 
 from execution_core.models.common import FrozenModel, Identifier, ShortText, UtcDatetime
-from execution_core.models.execution import ExternalObjectRef
+from execution_core.models.execution import ArtifactRef, ExternalObjectRef
 
 IdempotencyKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{8,256}$")]
 
@@ -23,6 +23,10 @@ class ExternalWriteRecord(FrozenModel):
     status: ExternalWriteStatus
     tool_name: Identifier
     refs: list[ExternalObjectRef] | None = None
+    # The downstream system's answer, kept (it is small) so a replay can still store the raw artifact
+    # if the attempt that got the answer died before it did.
+    raw_response: Annotated[dict[str, JsonValue], Field(max_length=50)] | None = None
+    raw_response_artifact_ref: ArtifactRef | None = None
     created_at: UtcDatetime
     completed_at: UtcDatetime | None = None
     ttl: Annotated[int, Field(ge=0)] | None = None
@@ -31,6 +35,13 @@ class ExternalWriteRecord(FrozenModel):
 class InternalObjectKind(StrEnum):
     NOTE = "NOTE"
     TASK = "TASK"
+
+
+# The internal adapter's tools and the kind of object each creates.
+INTERNAL_TOOL_KINDS = {
+    "internal.create_note": InternalObjectKind.NOTE,
+    "internal.create_task": InternalObjectKind.TASK,
+}
 
 
 class InternalObject(FrozenModel):
@@ -43,7 +54,11 @@ class InternalObject(FrozenModel):
     due_date: date | None = None
     idempotency_key: IdempotencyKey
     action_intent_id: Identifier | None = None
+    raw_response_artifact_ref: ArtifactRef | None = None
     created_at: UtcDatetime
+
+
+DEFAULT_EXTERNAL_ID_FIELD = "Idempotency_Key__c"
 
 
 class ConnectorType(StrEnum):
@@ -77,4 +92,9 @@ class ConnectorConfig(FrozenModel):
     connector_type: ConnectorType
     instance_url: Annotated[str, Field(max_length=512), AfterValidator(_https_origin)]
     secret_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")]
+    # The CRM field (marked External ID and Unique) that carries our idempotency key, so a write is an
+    # upsert by that key and a retry can never create a second record.
+    external_id_field: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")] = (
+        DEFAULT_EXTERNAL_ID_FIELD
+    )
     updated_at: UtcDatetime | None = None

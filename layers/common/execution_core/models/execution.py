@@ -72,6 +72,16 @@ class ExecutionAttempt(FrozenModel):
     trace_id: Identifier
     execution_arn: Annotated[str, Field(max_length=2048)] | None = None
     idempotency_key: ShortText | None = None
+    # What the recorders, the finalizer and the sweeper need to ask the effect store about this attempt
+    # and to build its outcome without trusting any step payload (written by PrepareExecution).
+    action_type: Identifier | None = None
+    original_decision_id: Identifier | None = None
+    tool_name: Identifier | None = None
+    tool_schema_version: ShortText | None = None
+    registry_version: Annotated[int, Field(ge=1)] | None = None
+    adapter_function: Annotated[str, Field(max_length=256)] | None = None
+    expires_at_epoch: Annotated[int, Field(ge=0)] | None = None
+    in_doubt: bool = False
     error_class: ErrorClass | None = None
     error_code: ErrorCode | None = None
     error_message: SafeMessage | None = None

@@ -15,6 +15,13 @@ class LedgerEventType(StrEnum):
     EXECUTION_CANCELLED = "EXECUTION_CANCELLED"
     EXECUTION_EXPIRED = "EXECUTION_EXPIRED"
     SIGNAL = "SIGNAL"
+    # An approval that ran nothing (its intent was not found, or could not be read): keyed per execution,
+    # so it never blocks a later approval of the same intent.
+    APPROVAL_NOT_EXECUTED = "APPROVAL_NOT_EXECUTED"
+
+    @property
+    def per_execution(self) -> bool:
+        return self is LedgerEventType.APPROVAL_NOT_EXECUTED
 
 
 class LedgerEntry(FrozenModel):
@@ -25,4 +32,5 @@ class LedgerEntry(FrozenModel):
     occurred_at: UtcDatetime
     trace_id: Identifier
     attempt_count: Annotated[int, Field(ge=0)]
+    execution_name: Identifier | None = None
     details: SmallDict = Field(default_factory=dict)

@@ -1,7 +1,7 @@
 """ExecutionAttempts table: the lease that makes one execution own an intent, plus its outcome summary."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -9,7 +9,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from execution_core.errors import ErrorClass, ErrorCode, InvalidInputError, StateConflictError
+from execution_core.errors import (
+    ErrorClass,
+    ErrorCode,
+    InvalidInputError,
+    StateConflictError,
+    TransactionConditionFailedError,
+)
 from execution_core.models import AttemptStatus, ExecutionAttempt, ExternalObjectRef, format_timestamp
 from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
@@ -23,6 +29,7 @@ from execution_core.repositories.dynamo import (
     old_item,
     string_key,
     to_item,
+    transact_write,
     values,
 )
 from execution_core.sanitize import sanitize_message
@@ -35,7 +42,7 @@ MAX_PAGE_SIZE = 100
 
 class LeaseOutcome(StrEnum):
     ACQUIRED = "ACQUIRED"
-    HELD = "HELD"  # another execution owns a live lease: this one must stop without touching anything
+    HELD = "HELD"  # another execution owns the lease and is still running: stop without touching anything
     TERMINAL = "TERMINAL"  # the intent already finished: never overwritten
 
 
@@ -43,12 +50,16 @@ class LeaseOutcome(StrEnum):
 class LeaseResult:
     outcome: LeaseOutcome
     attempt: ExecutionAttempt
-    taken_over: bool = False  # acquired from an execution whose lease had expired
-    reentered: bool = False  # the same lease id asked again (a retried starter): nothing was written
+    taken_over: bool = False  # acquired from an execution that is no longer running
+    reentered: bool = False  # the same lease id asked again (a retried prepare): nothing was written
 
     @property
     def acquired(self) -> bool:
         return self.outcome is LeaseOutcome.ACQUIRED
+
+
+HolderRunning = Callable[[str], bool]
+"""Asks the platform whether the execution with this ARN is still running (DescribeExecution)."""
 
 
 class ExecutionAttemptRepository(TableRepository):
@@ -69,100 +80,91 @@ class ExecutionAttemptRepository(TableRepository):
 
     def acquire_lease(
         self,
+        claim: ExecutionAttempt,
         *,
-        tenant_id: str,
-        account_id: str,
-        action_intent_id: str,
-        lease_id: str,
-        trace_id: str,
-        now: datetime,
-        lease_seconds: int,
-        execution_arn: str | None = None,
-        idempotency_key: str | None = None,
+        started_entry: TransactItem,
+        holder_running: HolderRunning,
     ) -> LeaseResult:
-        """Take the intent's lease: new record, re-entry by the same lease, or takeover of an expired one.
+        """Take the intent's lease for ``claim`` (a RUNNING attempt), writing ``started_entry`` with it.
 
-        A terminal record is never changed; a live lease of another execution is never taken.
+        A new lease and its EXECUTION_STARTED ledger entry are one transaction. The same lease id asking
+        again re-enters it (a retried prepare writes nothing). Another execution's lease is taken over
+        only when that execution is no longer running, and only asked about once its lease has expired:
+        time alone never hands an intent to a second execution. A terminal record is never changed.
         """
-        fresh = ExecutionAttempt(
-            action_intent_id=action_intent_id,
-            tenant_id=tenant_id,
-            account_id=account_id,
-            status=AttemptStatus.RUNNING,
-            attempt_count=1,
-            lease_id=lease_id,
-            lease_expires_at=int(now.timestamp()) + lease_seconds,
-            started_at=now,
-            updated_at=now,
-            trace_id=trace_id,
-            execution_arn=execution_arn,
-            idempotency_key=idempotency_key,
-        )
-        with dynamo_errors("acquire lease"):
-            try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=self._item(fresh),
-                    ConditionExpression="attribute_not_exists(pk)",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return LeaseResult(LeaseOutcome.ACQUIRED, fresh)
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
-                existing = self._existing(exc, tenant_id, account_id, action_intent_id)
+        if claim.is_terminal:
+            raise InvalidInputError("A lease is claimed by a RUNNING attempt")
+        entries = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._item(claim),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            started_entry,
+        ]
+        try:
+            transact_write(self._client, entries)
+            return LeaseResult(LeaseOutcome.ACQUIRED, claim)
+        except TransactionConditionFailedError as cancelled:
+            # Only the ledger entry exists (written by an earlier holder): the lease alone is new.
+            if not cancelled.failed(0) and self._put_if_absent(entries[0]["Put"], "acquire lease"):
+                return LeaseResult(LeaseOutcome.ACQUIRED, claim)
+            stored = cancelled.items[0]
+            existing = self._parse(stored) if stored else self._current(claim)
+        return self._contest(existing, claim, holder_running)
+
+    def _contest(
+        self, existing: ExecutionAttempt, claim: ExecutionAttempt, holder_running: HolderRunning
+    ) -> LeaseResult:
+        """The intent already has an attempt: re-enter it, wait for its holder, or take it over."""
         if existing.is_terminal:
             return LeaseResult(LeaseOutcome.TERMINAL, existing)
-        if existing.lease_id == lease_id:
+        if existing.lease_id == claim.lease_id:
             return LeaseResult(LeaseOutcome.ACQUIRED, existing, reentered=True)
-        if existing.lease_expires_at >= int(now.timestamp()):
+        expired = existing.lease_expires_at < int(claim.updated_at.timestamp())
+        if not expired or (existing.execution_arn and holder_running(existing.execution_arn)):
             return LeaseResult(LeaseOutcome.HELD, existing)
-        return self._take_over(existing, fresh)
+        return self._take_over(existing, claim)
 
-    def _existing(
-        self, exc: ClientError, tenant_id: str, account_id: str, action_intent_id: str
-    ) -> ExecutionAttempt:
-        item = old_item(exc)
-        if item is not None:
-            return self._parse(item)
-        current = self.get(tenant_id, account_id, action_intent_id)
+    def _current(self, claim: ExecutionAttempt) -> ExecutionAttempt:
+        current = self.get(claim.tenant_id, claim.account_id, claim.action_intent_id)
         if current is None:  # attempts are never deleted; if one vanished, stop rather than guess
             raise StateConflictError("The execution attempt changed while the lease was being taken")
         return current
 
-    def _take_over(self, expired: ExecutionAttempt, fresh: ExecutionAttempt) -> LeaseResult:
-        names = {"#status": "status"}
-        update = (
-            "SET lease_id = :lease, lease_expires_at = :expires, updated_at = :now, trace_id = :trace,"
-            " attempt_count = attempt_count + :one"
-        )
-        vals = values(
-            lease=fresh.lease_id,
-            expires=fresh.lease_expires_at,
-            now=format_timestamp(fresh.updated_at),
-            trace=fresh.trace_id,
-            one=1,
-            running=AttemptStatus.RUNNING.value,
-            old_lease=expired.lease_id,
-        )
-        if fresh.execution_arn:
-            update += ", execution_arn = :arn"
-            vals.update(values(arn=fresh.execution_arn))
-        if fresh.idempotency_key:
-            update += ", idempotency_key = :idem"
-            vals.update(values(idem=fresh.idempotency_key))
+    def _take_over(self, previous: ExecutionAttempt, claim: ExecutionAttempt) -> LeaseResult:
+        fields = {
+            "lease_id": claim.lease_id,
+            "lease_expires_at": claim.lease_expires_at,
+            "updated_at": format_timestamp(claim.updated_at),
+            "trace_id": claim.trace_id,
+            "execution_arn": claim.execution_arn,
+            "idempotency_key": claim.idempotency_key,
+            "action_type": claim.action_type,
+            "original_decision_id": claim.original_decision_id,
+            "tool_name": claim.tool_name,
+            "tool_schema_version": claim.tool_schema_version,
+            "registry_version": claim.registry_version,
+            "adapter_function": claim.adapter_function,
+            "expires_at_epoch": claim.expires_at_epoch,
+        }
+        present = {name: value for name, value in fields.items() if value is not None}
+        update = "SET attempt_count = attempt_count + :one, " + ", ".join(f"{n} = :{n}" for n in present)
         with dynamo_errors("take over lease"):
             try:
                 response = self._client.update_item(
                     TableName=self._table,
-                    Key=self.key(expired.tenant_id, expired.account_id, expired.action_intent_id),
+                    Key=self.key(previous.tenant_id, previous.account_id, previous.action_intent_id),
                     UpdateExpression=update,
-                    # The lease id pins the exact expired lease we looked at: two takers cannot both win.
-                    ConditionExpression=(
-                        "#status = :running AND lease_id = :old_lease AND lease_expires_at < :now_epoch"
+                    # The lease id pins the exact lease we looked at: two takers cannot both win.
+                    ConditionExpression="#status = :running AND lease_id = :old_lease",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=values(
+                        one=1, running=AttemptStatus.RUNNING.value, old_lease=previous.lease_id, **present
                     ),
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues={**vals, **values(now_epoch=int(fresh.updated_at.timestamp()))},
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
@@ -172,9 +174,71 @@ class ExecutionAttemptRepository(TableRepository):
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
-                winner = self._existing(exc, expired.tenant_id, expired.account_id, expired.action_intent_id)
-        outcome = LeaseOutcome.TERMINAL if winner.is_terminal else LeaseOutcome.HELD
-        return LeaseResult(outcome, winner)
+                stored = old_item(exc)
+        winner = self._parse(stored) if stored else self._current(claim)
+        if winner.lease_id == claim.lease_id:
+            return LeaseResult(LeaseOutcome.ACQUIRED, winner, reentered=True)
+        return LeaseResult(LeaseOutcome.TERMINAL if winner.is_terminal else LeaseOutcome.HELD, winner)
+
+    def lease_held_check(
+        self,
+        tenant_id: str,
+        account_id: str,
+        action_intent_id: str,
+        *,
+        lease_id: str,
+        idempotency_key: str,
+        now_epoch: int,
+    ) -> TransactItem:
+        """TransactWriteItems ConditionCheck: this lease still owns the intent, with this key, unexpired.
+
+        Every side-effect attempt commits only together with this check, so a lost lease, a forged
+        payload or an expired intent can never make an effect.
+        """
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": self.key(tenant_id, account_id, action_intent_id),
+                "ConditionExpression": (
+                    "#status = :running AND lease_id = :lease AND idempotency_key = :idem"
+                    " AND expires_at_epoch > :now"
+                ),
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values(
+                    running=AttemptStatus.RUNNING.value, lease=lease_id, idem=idempotency_key, now=now_epoch
+                ),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def parse_item(self, item: Item) -> ExecutionAttempt:
+        """An attempt from a stored item (e.g. one a cancelled transaction returned)."""
+        return self._parse(item)
+
+    def mark_in_doubt(
+        self, tenant_id: str, account_id: str, action_intent_id: str, *, lease_id: str, now: datetime
+    ) -> bool:
+        """Flag the attempt (still RUNNING, lease kept) as waiting for the reconciler; False if not ours."""
+        with dynamo_errors("mark attempt in doubt"):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self.key(tenant_id, account_id, action_intent_id),
+                    UpdateExpression="SET in_doubt = :yes, updated_at = :now",
+                    ConditionExpression="#status = :running AND lease_id = :lease",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=values(
+                        yes=True,
+                        now=format_timestamp(now),
+                        running=AttemptStatus.RUNNING.value,
+                        lease=lease_id,
+                    ),
+                )
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    return False
+                raise
+        return True
 
     def attempt_finalize_update(
         self,
@@ -189,8 +253,9 @@ class ExecutionAttemptRepository(TableRepository):
         error_code: ErrorCode | None = None,
         error_message: str | None = None,
         external_object_refs: Sequence[ExternalObjectRef] = (),
+        idempotency_key: str | None = None,
     ) -> TransactItem:
-        """TransactWriteItems entry: close the attempt, only while this lease still owns it."""
+        """TransactWriteItems entry: close the attempt, only while this lease (and key) still owns it."""
         if status is AttemptStatus.RUNNING:
             raise InvalidInputError("An attempt is finalized with a terminal status")
         stamp = format_timestamp(now)
@@ -204,7 +269,7 @@ class ExecutionAttemptRepository(TableRepository):
         vals = values(
             status=status.value, now=stamp, refs=refs, running=AttemptStatus.RUNNING.value, lease=lease_id
         )
-        removes = []
+        removes = ["in_doubt"]
         for name, value in (("error_class", error_class), ("error_code", error_code)):
             if value is None:
                 removes.append(name)
@@ -216,13 +281,17 @@ class ExecutionAttemptRepository(TableRepository):
         else:
             sets.append("error_message = :error_message")
             vals.update(values(error_message=sanitize_message(error_message)))
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        expression = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
+        condition = "#status = :running AND lease_id = :lease"
+        if idempotency_key is not None:
+            condition += " AND idempotency_key = :idem"
+            vals.update(values(idem=idempotency_key))
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": self.key(tenant_id, account_id, action_intent_id),
                 "UpdateExpression": expression,
-                "ConditionExpression": "#status = :running AND lease_id = :lease",
+                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": vals,
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",

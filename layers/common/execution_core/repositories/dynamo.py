@@ -144,11 +144,13 @@ def transact_write(
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code == "TransactionCanceledException":
-            reasons = [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
+            cancellations = exc.response.get("CancellationReasons", [])
+            reasons = [str(r.get("Code", "None")) for r in cancellations]
             if _TRANSIENT_CANCELLATION_CODES.intersection(reasons):
                 raise DataStoreUnavailableError("transaction cancelled by a conflict; retry") from exc
             if CONDITION_FAILED in reasons:
-                raise TransactionConditionFailedError(reasons) from exc
+                items = [r.get("Item") or None for r in cancellations]
+                raise TransactionConditionFailedError(reasons, items) from exc
             raise DataStoreError(f"transaction cancelled; reasons: {', '.join(reasons)}") from exc
         if code == "IdempotentParameterMismatchException":
             raise StateConflictError("transaction token reused with different content") from exc

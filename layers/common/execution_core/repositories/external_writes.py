@@ -1,10 +1,12 @@
 """ExternalWrites table: adapter-level dedupe. Reserve before calling a tool, finalize after."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -18,6 +20,7 @@ from execution_core.models import (
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (
     Item,
+    TransactItem,
     dynamo_errors,
     is_condition_failure,
     key,
@@ -43,6 +46,54 @@ class ReserveResult:
 
 
 class ExternalWriteRepository(TableRepository):
+    def reserve_item(self, record: ExternalWriteRecord) -> TransactItem:
+        """TransactWriteItems entry: (re)reserve the write unless it already COMPLETED.
+
+        A PENDING reservation may be taken again: the write it guards is an upsert by this key, so
+        repeating it is safe. A completed write is never reserved again; the cancelled transaction returns
+        the stored record, which the adapter replays.
+        """
+        if record.status is not ExternalWriteStatus.PENDING:
+            raise StateConflictError("A reservation is PENDING")
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(record, pk=record.idempotency_key),
+                "ConditionExpression": "attribute_not_exists(pk) OR #status = :pending",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values(pending=ExternalWriteStatus.PENDING.value),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def completed_check(self, idempotency_key: str, object_id: str) -> TransactItem:
+        """TransactWriteItems ConditionCheck: the write completed and created ``object_id``."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": key(pk=idempotency_key),
+                "ConditionExpression": "#status = :completed AND refs[0].object_id = :oid",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values(
+                    completed=ExternalWriteStatus.COMPLETED.value, oid=object_id
+                ),
+            }
+        }
+
+    def unchanged_check(self, idempotency_key: str, status: ExternalWriteStatus | None) -> TransactItem:
+        """TransactWriteItems ConditionCheck: the write is still absent (None) or still ``status``."""
+        check: dict[str, Any] = {"TableName": self._table, "Key": key(pk=idempotency_key)}
+        if status is None:
+            check["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            check["ConditionExpression"] = "#status = :status"
+            check["ExpressionAttributeNames"] = {"#status": "status"}
+            check["ExpressionAttributeValues"] = values(status=status.value)
+        return {"ConditionCheck": check}
+
+    def parse_item(self, item: Item) -> ExternalWriteRecord:
+        return model_from_item(ExternalWriteRecord, item, STORAGE_ATTRIBUTES)
+
     def reserve(
         self, idempotency_key: str, tool_name: str, now: datetime, ttl_epoch: int | None = None
     ) -> ReserveResult:
@@ -71,16 +122,26 @@ class ExternalWriteRepository(TableRepository):
         return ReserveResult(ReserveOutcome.IN_PROGRESS, existing)
 
     def finalize(
-        self, idempotency_key: str, refs: Sequence[ExternalObjectRef], now: datetime
+        self,
+        idempotency_key: str,
+        refs: Sequence[ExternalObjectRef],
+        now: datetime,
+        *,
+        raw_response: Mapping[str, Any] | None = None,
     ) -> ExternalWriteRecord:
         """PENDING → COMPLETED with the created objects; finalizing a completed write returns it unchanged."""
         plain_refs = [json.loads(ref.model_dump_json(exclude_none=True)) for ref in refs]
+        update = "SET #status = :completed, refs = :refs, completed_at = :now"
+        extra: dict[str, Any] = {}
+        if raw_response is not None:
+            update += ", raw_response = :raw"
+            extra["raw"] = json.loads(json.dumps(raw_response), parse_float=Decimal)
         with dynamo_errors("finalize external write"):
             try:
                 response = self._client.update_item(
                     TableName=self._table,
                     Key=key(pk=idempotency_key),
-                    UpdateExpression="SET #status = :completed, refs = :refs, completed_at = :now",
+                    UpdateExpression=update,
                     ConditionExpression="#status = :pending",
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues=values(
@@ -88,6 +149,7 @@ class ExternalWriteRepository(TableRepository):
                         pending=ExternalWriteStatus.PENDING.value,
                         refs=plain_refs,
                         now=format_timestamp(now),
+                        **extra,
                     ),
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",

@@ -9,6 +9,8 @@ from execution_core.models import InternalObject, InternalObjectKind
 from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (
+    Item,
+    TransactItem,
     dynamo_errors,
     is_condition_failure,
     key,
@@ -24,13 +26,46 @@ MAX_PAGE_SIZE = 100
 
 
 class InternalObjectRepository(TableRepository):
-    def put(self, obj: InternalObject) -> tuple[bool, InternalObject]:
-        """Create the object once; returns (created, stored) so a retry gets the original back."""
-        item = to_item(
+    @staticmethod
+    def key(tenant_id: str, account_id: str, kind: InternalObjectKind, object_id: str) -> Item:
+        return key(pk=keys.account_pk(tenant_id, account_id), sk=keys.internal_object_sk(kind, object_id))
+
+    def _item(self, obj: InternalObject) -> Item:
+        return to_item(
             obj,
             pk=keys.account_pk(obj.tenant_id, obj.account_id),
             sk=keys.internal_object_sk(obj.kind, obj.object_id),
         )
+
+    def create_item(self, obj: InternalObject) -> TransactItem:
+        """TransactWriteItems entry: create the object once; a cancelled one returns the stored object."""
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": self._item(obj),
+                "ConditionExpression": "attribute_not_exists(pk)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def presence_check(
+        self, tenant_id: str, account_id: str, kind: InternalObjectKind, object_id: str, *, present: bool
+    ) -> TransactItem:
+        """TransactWriteItems ConditionCheck: the object exists (``present``) or does not."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": self.key(tenant_id, account_id, kind, object_id),
+                "ConditionExpression": "attribute_exists(pk)" if present else "attribute_not_exists(pk)",
+            }
+        }
+
+    def parse_item(self, item: Item) -> InternalObject:
+        return model_from_item(InternalObject, item, STORAGE_ATTRIBUTES)
+
+    def put(self, obj: InternalObject) -> tuple[bool, InternalObject]:
+        """Create the object once; returns (created, stored) so a retry gets the original back."""
+        item = self._item(obj)
         with dynamo_errors("create internal object"):
             try:
                 self._client.put_item(
@@ -55,9 +90,7 @@ class InternalObjectRepository(TableRepository):
         with dynamo_errors("get internal object"):
             response = self._client.get_item(
                 TableName=self._table,
-                Key=key(
-                    pk=keys.account_pk(tenant_id, account_id), sk=keys.internal_object_sk(kind, object_id)
-                ),
+                Key=self.key(tenant_id, account_id, kind, object_id),
                 ConsistentRead=True,
             )
         item = response.get("Item")

@@ -61,9 +61,23 @@ def registry_sk(version: int) -> str:
     return f"{REGISTRY_VERSION_PREFIX}{version:0{REGISTRY_VERSION_WIDTH}d}"
 
 
-def ledger_sk(action_intent_id: str, event_type: LedgerEventType) -> str:
-    """Deterministic: one ledger entry per intent and event type, so a retried write is a no-op."""
-    return f"INTENT#{_part(action_intent_id, 'action_intent_id')}#EVENT#{event_type.value}"
+def ledger_sk(action_intent_id: str, event_type: LedgerEventType, execution_name: str | None = None) -> str:
+    """Deterministic: one ledger entry per intent and event type, so a retried write is a no-op.
+
+    Event types that are about one execution rather than the intent (an approval that ran nothing) are
+    keyed by the execution too, so they never block a later approval of the same intent.
+    """
+    sk = ledger_intent_prefix(action_intent_id) + event_type.value
+    if event_type.per_execution:
+        if execution_name is None:
+            raise InvalidInputError(f"a {event_type.value} ledger entry names its execution")
+        sk += f"#EXECUTION#{_part(execution_name, 'execution_name')}"
+    return sk
+
+
+def ledger_intent_prefix(action_intent_id: str) -> str:
+    """Every ledger entry of one intent starts with this (a Query by prefix lists its audit trail)."""
+    return f"INTENT#{_part(action_intent_id, 'action_intent_id')}#EVENT#"
 
 
 def occurred_sk(occurred_at_iso: str, event_type: LedgerEventType, action_intent_id: str) -> str:

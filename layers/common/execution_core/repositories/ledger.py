@@ -28,7 +28,7 @@ class LedgerRepository(TableRepository):
         item = to_item(
             entry,
             pk=keys.tenant_pk(entry.tenant_id),
-            sk=keys.ledger_sk(entry.action_intent_id, entry.event_type),
+            sk=keys.ledger_sk(entry.action_intent_id, entry.event_type, entry.execution_name),
             occurred_sk=keys.occurred_sk(
                 format_timestamp(entry.occurred_at), entry.event_type, entry.action_intent_id
             ),
@@ -50,6 +50,29 @@ class LedgerRepository(TableRepository):
             )
         item = response.get("Item")
         return model_from_item(LedgerEntry, item, STORAGE_ATTRIBUTES) if item else None
+
+    def list_for_intent(self, tenant_id: str, action_intent_id: str) -> list[LedgerEntry]:
+        """One intent's whole audit trail (a handful of entries), oldest first."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": values(
+                pk=keys.tenant_pk(tenant_id), prefix=keys.ledger_intent_prefix(action_intent_id)
+            ),
+            "ConsistentRead": True,
+        }
+        entries: list[LedgerEntry] = []
+        with dynamo_errors("list intent ledger"):
+            while True:
+                response = self._client.query(**request)
+                entries += [
+                    model_from_item(LedgerEntry, item, STORAGE_ATTRIBUTES)
+                    for item in response.get("Items", [])
+                ]
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(entries, key=lambda e: (e.occurred_at, e.event_type.value))
 
     def list_for_tenant(
         self, tenant_id: str, limit: int, start: dict[str, str] | None = None, newest_first: bool = True

@@ -10,6 +10,7 @@ from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (
     Item,
+    TransactItem,
     batch_get,
     dynamo_errors,
     from_item,
@@ -139,6 +140,49 @@ class TenantRepository(TableRepository):
             self._client.put_item(
                 TableName=self._table, Item=to_item(switch, pk=keys.GLOBAL_PK, sk=keys.KILL_SWITCH_SK)
             )
+
+    def kill_switch_checks(self, tenant_id: str, action_type: str) -> list[TransactItem]:
+        """TransactWriteItems ConditionChecks: the global switch is off, and the tenant has a config
+        that enables execution and does not disable ``action_type``.
+
+        They commit together with the effect itself, so a switch flipped at any moment before the write
+        (retries included) stops it, and an unreadable or missing configuration stops it too (fail
+        closed: a ConditionCheck on an absent tenant config fails).
+        """
+        return [
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": self._global_key(),
+                    "ConditionExpression": "attribute_not_exists(pk) OR enabled = :off",
+                    "ExpressionAttributeValues": values(off=False),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": self._config_key(tenant_id),
+                    "ConditionExpression": (
+                        "execution_enabled = :on AND NOT contains(disabled_action_types, :action_type)"
+                    ),
+                    "ExpressionAttributeValues": values(on=True, action_type=action_type),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+        ]
+
+    @staticmethod
+    def explain_tenant_check(item: Item | None, action_type: str) -> str:
+        """Why the tenant ConditionCheck failed, from the item it returned (for the cancellation message)."""
+        if item is None:
+            return "The tenant has no execution configuration; failing closed"
+        tenant = from_item(item)
+        if not tenant.get("execution_enabled", False):
+            return "Execution is disabled for this tenant"
+        if action_type in {str(t) for t in tenant.get("disabled_action_types", [])}:
+            return "This action type is disabled for this tenant"
+        return "The tenant's execution configuration does not allow this action"
 
     def get_kill_switch_state(self, tenant_id: str) -> KillSwitchState:
         """Global and tenant switches in one consistent BatchGetItem; any failure fails closed."""

@@ -1,31 +1,24 @@
-"""Turning a caught Step Functions error back into the taxonomy, by error type name only."""
+"""Turning a caught Step Functions error back into the taxonomy, by error name only."""
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from execution_core.errors import (
+    TRANSIENT_PLATFORM_ERRORS,
     Classification,
     ErrorClass,
     ErrorCode,
     ExecutionError,
     IntentExpiredError,
     KillSwitchEnabledError,
-    ToolTimeoutError,
-    UnknownExecutionError,
     sanitize_message,
 )
 from execution_core.models.execution import OutcomeStatus
 from execution_core.models.ledger import LedgerEventType
 
-# Errors raised by the platform rather than by our code (Lambda runtime, Step Functions).
-_PLATFORM_ERRORS: dict[str, Classification] = {
-    "Sandbox.Timedout": Classification(ErrorClass.TIMEOUT, ErrorCode.TIMEOUT, True),
-    "States.Timeout": Classification(ErrorClass.TIMEOUT, ErrorCode.TIMEOUT, True),
-    "States.HeartbeatTimeout": Classification(ErrorClass.TIMEOUT, ErrorCode.TIMEOUT, True),
-}
-_PLATFORM_PREFIXES: dict[str, Classification] = {
-    "Lambda.": Classification(ErrorClass.DOWNSTREAM, ErrorCode.DOWNSTREAM_ERROR, True),
-}
+_TIMEOUTS = frozenset({"Sandbox.Timedout", "States.Timeout", "States.HeartbeatTimeout"})
+_CRASHES = frozenset({"Runtime.ExitError", "Lambda.Unknown"})
 
 
 def _subclasses(cls: type[ExecutionError]) -> list[type[ExecutionError]]:
@@ -35,34 +28,31 @@ def _subclasses(cls: type[ExecutionError]) -> list[type[ExecutionError]]:
     return found
 
 
+def taxonomy() -> list[type[ExecutionError]]:
+    """Every error class of the taxonomy (each one's name is a Lambda errorType the ASL may match)."""
+    return _subclasses(ExecutionError)
+
+
 def error_type_named(name: str) -> type[ExecutionError] | None:
     """The ExecutionError subclass whose class name is ``name`` (the Lambda errorType), if any."""
-    for cls in _subclasses(ExecutionError):
+    for cls in taxonomy():
         if cls.__name__ == name:
             return cls
     return None
 
 
 def classify_error_type(name: str) -> Classification:
+    """Classify an error name: ours by class, the platform's by its documented names, the rest UNKNOWN."""
     cls = error_type_named(name)
     if cls is not None:
         return Classification(cls.error_class, cls.error_code, cls.retryable)
-    if name in _PLATFORM_ERRORS:
-        return _PLATFORM_ERRORS[name]
-    for prefix, classification in _PLATFORM_PREFIXES.items():
-        if name.startswith(prefix):
-            return classification
+    if name in _TIMEOUTS:
+        return Classification(ErrorClass.TIMEOUT, ErrorCode.TIMEOUT, name in TRANSIENT_PLATFORM_ERRORS)
+    if name in _CRASHES:
+        return Classification(ErrorClass.UNKNOWN, ErrorCode.UNKNOWN_ERROR, True)
+    if name in TRANSIENT_PLATFORM_ERRORS:
+        return Classification(ErrorClass.DOWNSTREAM, ErrorCode.DOWNSTREAM_ERROR, True)
     return Classification(ErrorClass.UNKNOWN, ErrorCode.UNKNOWN_ERROR, False)
-
-
-def raise_as_error_type(name: str, message: str) -> None:
-    """Re-raise an adapter's error under the same taxonomy class, so Step Functions retries it alike."""
-    cls = error_type_named(name)
-    if cls is not None:
-        raise cls(message)
-    if name in _PLATFORM_ERRORS:
-        raise ToolTimeoutError(message)
-    raise UnknownExecutionError(message)
 
 
 def cause_message(cause: str | None) -> str:
@@ -79,10 +69,29 @@ def cause_message(cause: str | None) -> str:
 
 
 def outcome_status_for(error_type: str) -> tuple[OutcomeStatus, LedgerEventType]:
-    """A kill switch cancels, expiry expires, everything else fails."""
+    """With no effect: a kill switch cancels, expiry expires, everything else fails."""
     cls = error_type_named(error_type)
     if cls is not None and issubclass(cls, KillSwitchEnabledError):
         return OutcomeStatus.CANCELLED, LedgerEventType.EXECUTION_CANCELLED
     if cls is not None and issubclass(cls, IntentExpiredError):
         return OutcomeStatus.EXPIRED, LedgerEventType.EXECUTION_EXPIRED
     return OutcomeStatus.FAILED, LedgerEventType.ACTION_FAILED
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong, as the recorders see it: the error name, a safe message, the step it came from."""
+
+    error: str
+    message: str
+    stage: str
+
+    @classmethod
+    def caught(cls, error: str, cause: str | None, stage: str) -> "Failure":
+        classification = classify_error_type(error)
+        message = cause_message(cause) or f"{classification.error_code.value} during execution"
+        return cls(error=error, message=message, stage=stage)
+
+    @property
+    def classification(self) -> Classification:
+        return classify_error_type(self.error)

@@ -1,15 +1,51 @@
 """Deterministic identities: the same intent always yields the same keys, so retries cannot duplicate."""
 
 import hashlib
+import json
 import re
+from collections.abc import Mapping
+
+from pydantic import JsonValue
+
+
+def canonical_json(value: JsonValue | Mapping[str, JsonValue]) -> str:
+    """One text per value: sorted keys, no insignificant whitespace, so equal values hash equally."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def idempotency_key(
-    tenant_id: str, account_id: str, action_intent_id: str, tool_name: str, registry_version: int
+    *,
+    tenant_id: str,
+    account_id: str,
+    action_intent_id: str,
+    action_type: str,
+    tool_name: str,
+    registry_version: int,
+    parameters: Mapping[str, JsonValue],
 ) -> str:
-    """The key adapters dedupe external writes on: one per intent and pinned tool mapping."""
-    material = "\x1f".join([tenant_id, account_id, action_intent_id, tool_name, str(registry_version)])
+    """The key every effect is addressed by: one per intent *and* exactly what was approved.
+
+    It covers the mapped tool parameters and the action type, so a step payload with altered parameters
+    (or a different action type, which the kill switches are keyed on) yields another key, and the
+    adapters refuse a payload whose key does not match its own content.
+    """
+    material = "\x1f".join(
+        [
+            tenant_id,
+            account_id,
+            action_intent_id,
+            action_type,
+            tool_name,
+            str(registry_version),
+            canonical_json(dict(parameters)),
+        ]
+    )
     return "idem-" + hashlib.sha256(material.encode()).hexdigest()
+
+
+def internal_object_id(kind: str, key: str) -> str:
+    """The internal adapter's object id for an idempotency key: a retry addresses the same object."""
+    return f"{kind.lower()}-{key.removeprefix('idem-')[:40]}"
 
 
 def lease_id_for(execution_id: str) -> str:
