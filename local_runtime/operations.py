@@ -55,6 +55,8 @@ class Operations:
         self.outputs = outputs
         self.stack_name = stack_name
         self._dynamodb = client("dynamodb")
+        self._intent_of: dict[str, str] = {}  # execution ARN -> the intent its input names
+        self._ended: dict[str, ExecutionSummary] = {}  # ended executions never change
 
     def client(self, service: str) -> Any:
         return self._client(service)
@@ -169,22 +171,35 @@ class Operations:
         return str(response["Entries"][0]["EventId"])
 
     def executions_for(self, action_intent_id: str) -> list[ExecutionSummary]:
+        """Every execution of the state machine for this intent (each execution is described once to learn
+        its intent, and once more when it has ended: polling stays cheap however many executions exist)."""
         sfn = self._client("stepfunctions")
         machine = self.outputs["ExecutionStateMachineArn"]
         found = []
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
-            for execution in page["executions"]:
-                described = sfn.describe_execution(executionArn=execution["executionArn"])
-                detail = json.loads(described.get("input") or "{}").get("detail", {})
-                if detail.get("action_intent_id") != action_intent_id:
+            for listed in page["executions"]:
+                arn = listed["executionArn"]
+                if arn not in self._intent_of:
+                    described = sfn.describe_execution(executionArn=arn)
+                    detail = json.loads(described.get("input") or "{}").get("detail", {})
+                    self._intent_of[arn] = str(detail.get("action_intent_id", ""))
+                if self._intent_of[arn] != action_intent_id:
                     continue
-                output = json.loads(described["output"]) if described.get("output") else None
-                found.append(
-                    ExecutionSummary(
-                        described["executionArn"], described["status"], described.get("error"), output
-                    )
-                )
+                found.append(self._summary(sfn, arn, listed["status"]))
         return found
+
+    def _summary(self, sfn: Any, arn: str, listed_status: str) -> ExecutionSummary:
+        ended = self._ended.get(arn)
+        if ended is not None:
+            return ended
+        if listed_status not in TERMINAL_EXECUTION_STATES:
+            return ExecutionSummary(arn, listed_status, None, None)
+        described = sfn.describe_execution(executionArn=arn)
+        output = json.loads(described["output"]) if described.get("output") else None
+        summary = ExecutionSummary(arn, described["status"], described.get("error"), output)
+        if summary.status in TERMINAL_EXECUTION_STATES:
+            self._ended[arn] = summary
+        return summary
 
     def states_entered(self, execution_arn: str) -> list[str]:
         """The states an execution has entered so far, in order (from its history)."""

@@ -8,9 +8,12 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
+from local_runtime.operations import Operations
+from local_runtime.sample_world import sample_events
 from local_runtime.template import PROJECT_ROOT
 
 EVENTS = sorted((PROJECT_ROOT / "events").glob("*.json"))
@@ -61,3 +64,11 @@ def test_invoke_matches_the_file_name(path: object) -> None:
         assert "errorType" not in payload
         if "disposition" in payload:
             assert payload["disposition"] == "RECORDED", payload
+
+
+@pytest.mark.emulator
+def test_the_step_events_are_what_the_sample_world_generates(ops: Operations) -> None:
+    """The step payloads in events/ follow the contracts (regenerate them with sample_world.sample_events)."""
+    for name, event in sample_events(ops, datetime.now(UTC)).items():
+        stored = json.loads((PROJECT_ROOT / "events" / name).read_text(encoding="utf-8"))
+        assert stored == event, name

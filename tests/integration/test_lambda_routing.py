@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+from local_runtime import stepfunctions_timing
 from local_runtime.emulator import LocalEmulator, LocalStack
+from local_runtime.sdk_events import OBSERVER, FaultKind
 
 pytestmark = pytest.mark.emulator
 
@@ -140,3 +143,50 @@ def test_eventbridge_delivers_to_a_state_machine_target() -> None:
 
     params = list(inspect.signature(Rule.send_to_targets).parameters)
     assert params[:2] == ["self", "original_event"]
+
+
+# ---------------------------------------------------------------- the SDK hooks of the crash matrix
+def test_handler_sdk_calls_are_observed_through_botocore_events(probe_stack: LocalStack) -> None:
+    """The probe builds its client at import, from boto3's default session: it inherits the hooks."""
+    mark = OBSERVER.mark()
+    _invoke(probe_stack, "FirstProbeFunction", {"id": "observed"})
+    calls = OBSERVER.since(mark)
+    assert [(c.function, c.service, c.operation) for c in calls] == [
+        ("FirstProbeFunction", "dynamodb", "PutItem")
+    ]
+    probe_stack.client("dynamodb").describe_table(TableName=probe_stack.physical_name("ProbeTable"))
+    assert len(OBSERVER.since(mark)) == 1  # calls outside an invocation (tests, tools) are not the system's
+
+
+@pytest.mark.parametrize(
+    ("kind", "error_type", "written"),
+    [
+        (FaultKind.TRANSIENT_BEFORE, "EndpointConnectionError", False),
+        (FaultKind.TRANSIENT_AFTER, "ReadTimeoutError", True),
+        (FaultKind.CRASH_BEFORE, "Runtime.ExitError", False),
+        (FaultKind.CRASH_AFTER, "Runtime.ExitError", True),
+    ],
+)
+def test_a_planned_fault_hits_the_call_it_names(
+    probe_stack: LocalStack, kind: FaultKind, error_type: str, written: bool
+) -> None:
+    item_id = f"fault-{kind.value}-{time.time_ns()}"
+    fault = OBSERVER.plan("FirstProbeFunction", 1, kind)
+    payload, error = _invoke(probe_stack, "FirstProbeFunction", {"id": item_id})
+    assert fault.fired
+    assert error is not None
+    assert payload["errorType"] == error_type
+    stored = probe_stack.client("dynamodb").get_item(
+        TableName=probe_stack.physical_name("ProbeTable"), Key={"pk": {"S": f"first#{item_id}"}}
+    )
+    assert ("Item" in stored) is written
+    again, error = _invoke(probe_stack, "FirstProbeFunction", {"id": item_id})  # a fault fires once
+    assert error is None, again
+
+
+def test_moto_retries_still_wait_through_the_scaled_clock() -> None:
+    """The retry waits are shortened by replacing the clock retrier_decl sleeps on (a private module)."""
+    source = inspect.getsource(retrier_decl.RetrierDecl._eval_body)
+    assert "time.sleep(interval_seconds)" in source, "moto changed how retries wait; re-check the hook"
+    assert isinstance(retrier_decl.time, stepfunctions_timing.ScaledTime)  # type: ignore[attr-defined]
+    assert stepfunctions_timing.current_scale() < 1

@@ -437,11 +437,9 @@ class CrmTaskAdapter:
         return _Answer(response.status, _read_limited(response))
 
     def _release(self, key: str) -> None:
-        # Failing to release only leaves the write in doubt for the reconciler (safe); the error matters.
-        try:
-            self._writes.release(key)
-        except ExecutionError as exc:
-            self._log.warning("crm reservation not released", extra={"error_type": type(exc).__name__})
+        """A definite refusal releases the reservation, so the failure path finds no write. If releasing
+        fails, that error propagates: the step is retried and asks the CRM again, which is harmless."""
+        self._writes.release(key)
 
     def _status_error(self, answer: _Answer, target: _Target, key: str) -> ExecutionError:
         """Classify a refusal; a definite one (4xx: nothing was written) releases the reservation."""
