@@ -140,7 +140,7 @@ def test_the_key_changes_with_every_identity_field(field: str, suffix: str) -> N
 
 @given(value=_scalars)
 def test_the_key_covers_the_mapped_parameters(value: Any) -> None:
-    changed = {**KEY["parameters"], "Subject": value}  # type: ignore[dict-item]
+    changed = {**KEY["parameters"], "Subject": value}
     if value == "Call":
         return
     assert idempotency_key(**{**KEY, "parameters": changed}) != idempotency_key(**KEY)
