@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from local_runtime import eventbridge
 from local_runtime.api_server import LocalApiServer
 from local_runtime.demo import run_demo
 from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
@@ -101,8 +102,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"Serving; state in {STATE_FILE.relative_to(PROJECT_ROOT)}. Ctrl-C stops.", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        # Scheduled rules (the sweeper) fire at their rate, as EventBridge would fire them.
+        threading.Thread(target=stack.schedules.run_forever, args=(stopped,), daemon=True).start()
         with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()
+        stopped.set()
         return 0
     finally:
         if args.serve:
@@ -205,11 +209,15 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             known = ", ".join(sorted(stack.functions))
             raise CliError(f"unknown function {args.function!r}; the template has: {known}")
         seed_sample_world(operations_for(stack))
+        stack.wait_for_streams()  # the sample world's own records are published before the event runs
         response = stack.client("lambda").invoke(
             FunctionName=stack.physical_name(args.function), Payload=json.dumps(event).encode()
         )
         payload = json.loads(response["Payload"].read() or b"null")
         error = response.get("FunctionError")
+        # What the invocation set off (the outbox publishing an outcome) logs before the result is printed.
+        stack.wait_for_streams()
+        eventbridge.wait_for_deliveries()
         print(f"--- {args.function} returned{' a function error' if error else ''}:")
         print(json.dumps(payload, indent=2))
         return 1 if error else 0

@@ -1,22 +1,34 @@
-"""Makes the emulator's DynamoDB transactions isolated, as DynamoDB's are.
+"""Makes the emulator's DynamoDB transactions isolated and cheap, as DynamoDB's are.
 
-moto's TransactWriteItems snapshots whole tables, applies the items one by one and, on a failed
-condition, restores the snapshot. Two concurrent writers therefore corrupt each other: the restore
-of a cancelled transaction erases a write that committed meanwhile, and the snapshot itself can fail
-with "dictionary changed size during iteration". The concurrency tests (ten duplicate executions,
-concurrent recorders) hit exactly that. Serializing every DynamoDB write of the emulator behind one
-lock restores DynamoDB's guarantee; reads stay concurrent. This wraps private moto methods, so moto is
-pinned and tests/integration/test_lambda_routing.py checks the hook is in place.
+moto's TransactWriteItems snapshots whole tables (a deep copy of every table it touches), applies the
+items one by one and, on a failed condition, restores the snapshot. That has two problems here:
+
+* isolation: two concurrent writers corrupt each other (the restore of a cancelled transaction erases a
+  write that committed meanwhile; the snapshot itself can fail with "dictionary changed size during
+  iteration"). Serializing every DynamoDB write of the emulator behind one lock restores DynamoDB's
+  guarantee; reads stay concurrent.
+* cost: the deep copy grows with the table, so a transaction against a table of a few thousand items
+  takes 150 ms or more and a long test session slows to a crawl. Since writes are serialized, the
+  runtime instead keeps an undo log of just the items the transaction names, lets moto apply it without
+  copying any table, and on cancellation puts those items (and the table's stream) back as they were.
+
+Both wrap private moto methods and state, so moto is pinned and tests/integration/test_lambda_routing.py
+checks the hooks are in place and still behave.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import moto.dynamodb.models as moto_dynamodb
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import StreamShard, Table
 
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 _lock = threading.RLock()
@@ -33,16 +45,95 @@ def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class _TablesNotCopied:
+    """Stands in for the ``copy`` module inside moto's DynamoDB backend: a Table is "copied" as itself
+    (the undo log below replaces the whole-table snapshot); everything else is deep-copied as before."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+@dataclass(frozen=True)
+class _Before:
+    table: Table
+    hash_key: DynamoType
+    range_key: DynamoType | None
+    item: Item | None
+
+
+def _touched(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[_Before] | None:
+    """The items a transaction names, as they are now; None when it names something unparseable (moto
+    then rejects it before writing anything)."""
+    before: list[_Before] = []
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName", ""))
+        if table is None:
+            continue
+        key = op.get("Item") if op_type == "Put" else op.get("Key")
+        try:
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        except (KeyError, TypeError):
+            return None
+        current = table.get_item(hash_key, range_key)
+        before.append(_Before(table, hash_key, range_key, copy.deepcopy(current)))
+    return before
+
+
+def _undo(before: list[_Before], streams: list[tuple[StreamShard, int]]) -> None:
+    for entry in reversed(before):
+        items = entry.table.items
+        if entry.range_key is not None:
+            if entry.item is None:
+                items.get(entry.hash_key, {}).pop(entry.range_key, None)
+            else:
+                items[entry.hash_key][entry.range_key] = entry.item
+        elif entry.item is None:
+            items.pop(entry.hash_key, None)
+        else:
+            items[entry.hash_key] = entry.item  # type: ignore[assignment]
+    for shard, length in streams:
+        del shard.items[length:]  # a cancelled transaction leaves no stream record
+
+
+def _with_undo_log(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> Any:
+        before = _touched(self, transact_items)
+        if before is None:
+            return method(self, transact_items)
+        streams = {id(b.table): b.table.stream_shard for b in before if b.table.stream_shard is not None}
+        marks = [(shard, len(shard.items)) for shard in streams.values() if shard is not None]
+        try:
+            return method(self, transact_items)
+        except Exception:
+            _undo(before, marks)
+            raise
+
+    transact_write_items.__undo_logged_by_local_runtime__ = True  # type: ignore[attr-defined]
+    return transact_write_items
+
+
 def install() -> None:
     global _installed  # noqa: PLW0603 - one hook per process
     if _installed:
         return
+    setattr(moto_dynamodb, "copy", _TablesNotCopied())  # noqa: B010 - a private module attribute
+    DynamoDBBackend.transact_write_items = _with_undo_log(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
     for name in _WRITES:
         setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
     _installed = True
 
 
 def installed() -> bool:
-    return all(
+    serialized = all(
         getattr(getattr(DynamoDBBackend, name), "__serialized_by_local_runtime__", False) for name in _WRITES
     )
+    inner = getattr(DynamoDBBackend.transact_write_items, "__wrapped__", None)
+    undo_logged = getattr(inner, "__undo_logged_by_local_runtime__", False)
+    return serialized and undo_logged and isinstance(getattr(moto_dynamodb, "copy", None), _TablesNotCopied)

@@ -28,6 +28,7 @@ from moto.server import ThreadedMotoServer
 from local_runtime import dynamodb_isolation, eventbridge, sdk_events, stepfunctions_timing
 from local_runtime.lambdas import InProcessLambdaRouter, LocalFunction
 from local_runtime.metering import HARNESS_USER_AGENT, RequestMeter
+from local_runtime.streams import StreamMapping, StreamPoller
 from local_runtime.template import (
     TEMPLATE_PATH,
     IntrinsicContext,
@@ -91,6 +92,7 @@ class LocalEmulator:
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         sdk_events.OBSERVER.install()  # before any handler builds a client (DESIGN §6 crash matrix)
         stepfunctions_timing.install(self.retry_wait_scale)
+        eventbridge.retry_wait_scale = self.retry_wait_scale
         InProcessLambdaRouter.install()
         eventbridge.install()
         dynamodb_isolation.install()
@@ -110,6 +112,8 @@ class LocalEmulator:
 
     def stop(self) -> None:
         for stack in self.stacks.values():
+            for poller in stack.stream_pollers.values():
+                poller.stop()
             for function in stack.functions.values():
                 InProcessLambdaRouter.unregister(function.function_name)
         if self._server is not None:
@@ -143,11 +147,21 @@ class LocalEmulator:
         template_path: Path = TEMPLATE_PATH,
         stack_name: str = DEFAULT_STACK_NAME,
         parameter_overrides: Mapping[str, Any] | None = None,
+        definition_overrides: Mapping[str, Any] | None = None,
     ) -> LocalStack:
-        """Create every emulated resource of a template under a stack name."""
+        """Create every emulated resource of a template under a stack name.
+
+        ``definition_overrides`` replaces top-level fields of every state machine definition (a test stack
+        with a short machine TimeoutSeconds, say); the template itself is never changed.
+        """
         if stack_name in self.stacks:
             raise ValueError(f"stack {stack_name!r} is already deployed")
-        stack = LocalStack(emulator=self, stack_name=stack_name, template_path=template_path)
+        stack = LocalStack(
+            emulator=self,
+            stack_name=stack_name,
+            template_path=template_path,
+            definition_overrides=dict(definition_overrides or {}),
+        )
         stack.create(parameter_overrides or {})
         self.stacks[stack_name] = stack
         return stack
@@ -164,6 +178,9 @@ class LocalStack:
     skipped: dict[str, str] = field(default_factory=dict)
     adjustments: dict[str, str] = field(default_factory=dict)
     functions: dict[str, LocalFunction] = field(default_factory=dict)
+    definition_overrides: dict[str, Any] = field(default_factory=dict)
+    stream_pollers: dict[str, StreamPoller] = field(default_factory=dict)
+    schedules: eventbridge.Schedules = field(default_factory=eventbridge.Schedules)
     _template: ProjectTemplate | None = None
     _context: IntrinsicContext | None = None
 
@@ -275,6 +292,9 @@ class LocalStack:
             "AWS::Logs::LogGroup": self._create_log_group,
             "AWS::StepFunctions::StateMachine": self._create_state_machine,
             "AWS::Events::Rule": self._create_rule,
+            "AWS::SQS::Queue": self._create_queue,
+            "AWS::SQS::QueuePolicy": self._create_queue_policy,
+            "AWS::Lambda::EventSourceMapping": self._create_event_source_mapping,
             "AWS::SecretsManager::Secret": self._create_secret,
             "AWS::CloudWatch::Alarm": self._create_alarm,
             "AWS::CloudWatch::Dashboard": self._create_dashboard,
@@ -332,7 +352,8 @@ class LocalStack:
                 TableName=name,
                 PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
             )
-        return self._remember(logical_id, "AWS::DynamoDB::Table", name, table["TableArn"])
+        stream = {"StreamArn": table["LatestStreamArn"]} if table.get("LatestStreamArn") else {}
+        return self._remember(logical_id, "AWS::DynamoDB::Table", name, table["TableArn"], **stream)
 
     def _create_bucket(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
         s3 = self.client("s3")
@@ -495,6 +516,8 @@ class LocalStack:
         definition = definition_file.read_text(encoding="utf-8")
         for name, value in props.get("DefinitionSubstitutions", {}).items():
             definition = definition.replace(f"${{{name}}}", str(value))
+        if self.definition_overrides:
+            definition = json.dumps({**json.loads(definition), **self.definition_overrides})
         name = props.get("StateMachineName") or self._name(logical_id, 80)
         kwargs: dict[str, Any] = {
             "name": name,
@@ -526,19 +549,62 @@ class LocalStack:
         events = self.client("events")
         name = props.get("Name") or self._name(logical_id)
         bus = props.get("EventBusName", "default")
-        arn = events.put_rule(
-            Name=name,
-            EventBusName=bus,
-            EventPattern=json.dumps(props["EventPattern"]),
-            State=props.get("State", "ENABLED"),
-        )["RuleArn"]
-        targets = [
-            {k: v for k, v in target.items() if k in {"Id", "Arn", "RoleArn", "Input", "InputPath"}}
-            for target in props.get("Targets", [])
-        ]
+        rule: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED")}
+        if "ScheduleExpression" in props:
+            rule["ScheduleExpression"] = props["ScheduleExpression"]
+        else:
+            rule["EventPattern"] = json.dumps(props["EventPattern"])
+        arn = events.put_rule(**rule)["RuleArn"]
+        kept = {"Id", "Arn", "RoleArn", "Input", "InputPath", "RetryPolicy", "DeadLetterConfig"}
+        targets = [{k: v for k, v in target.items() if k in kept} for target in props.get("Targets", [])]
         if targets:
             events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        if "ScheduleExpression" in props:
+            # moto never fires schedules: the runtime does (tests on demand, `exec-local up` on a timer).
+            self.schedules.add(logical_id, str(props["ScheduleExpression"]), targets, arn)
         return self._remember(logical_id, "AWS::Events::Rule", name, arn)
+
+    def _create_queue(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        sqs = self.client("sqs")
+        name = props.get("QueueName") or self._name(logical_id, 80)
+        attributes = {
+            k: str(props[k]).lower() if isinstance(props[k], bool) else str(props[k])
+            for k in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled")
+            if k in props
+        }
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return self._remember(logical_id, "AWS::SQS::Queue", url, arn, QueueName=name, QueueUrl=url)
+
+    def _create_queue_policy(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        """Stored as declared (the emulator does not evaluate queue policies)."""
+        sqs = self.client("sqs")
+        for url in props["Queues"]:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+        return self._remember(logical_id, "AWS::SQS::QueuePolicy", logical_id, None)
+
+    def _create_event_source_mapping(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        """A DynamoDB stream mapping is a local poller (local_runtime/streams.py), not a moto mapping."""
+        function = next(
+            (
+                f
+                for f in self.functions.values()
+                if props["FunctionName"] in (f.function_name, f.function_arn)
+            ),
+            None,
+        )
+        if function is None:
+            raise TemplateError(f"event source mapping {logical_id} names no local function")
+        mapping = StreamMapping.from_properties(logical_id, props, function)
+        poller = StreamPoller(mapping, self.client, self.region, self.emulator.retry_wait_scale).start()
+        self.stream_pollers[logical_id] = poller
+        return self._remember(logical_id, "AWS::Lambda::EventSourceMapping", logical_id, None)
+
+    def wait_for_streams(self, timeout: float = 30.0) -> None:
+        """Block until every stream poller has delivered everything written so far."""
+        for logical_id, poller in self.stream_pollers.items():
+            if not poller.wait_idle(timeout):
+                raise TimeoutError(f"stream {logical_id} did not catch up in {timeout}s")
 
     def _create_alarm(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
         """Stored as declared; the emulator never evaluates alarms (DESIGN §5)."""

@@ -127,6 +127,59 @@ def cmd_ledger(ops: Operations, args: argparse.Namespace) -> None:
         print(f"{when}  {kind:<20} attempt {entry.attempt_count}  {details}")
 
 
+def cmd_reconcile(ops: Operations, args: argparse.Namespace) -> None:
+    report = ops.reconcile(
+        dry_run=args.dry_run, limit=args.limit, older_than_seconds=int(args.older_than * 60)
+    )
+    if args.json:
+        _print(report)
+        return
+    verb = "would record" if args.dry_run else "recorded"
+    counted = report["would_record"] if args.dry_run else report["recorded"]
+    print(
+        f"checked {report['checked']} running attempt(s): {verb} {counted}, "
+        f"{report['still_running']} still running, {report['in_doubt']} in doubt"
+    )
+    for result in report["results"]:
+        print(f"  {result['action_intent_id']}: {result['disposition']} {result['status'] or ''}".rstrip())
+
+
+def cmd_dead_letters(ops: Operations, args: argparse.Namespace) -> None:
+    letters = ops.dead_letters(hold_seconds=60 if args.redrive else 0)
+    if args.json and not args.redrive:
+        _print([{"message_id": d.message_id, "event": d.event, "error_code": d.error_code} for d in letters])
+        return
+    if not letters:
+        print("no approvals in the dead-letter queue")
+        return
+    for letter in letters:
+        if args.redrive:
+            event_id = ops.redrive(letter)
+            print(f"redriven: {letter.action_intent_id} (new event {event_id})")
+        else:
+            print(
+                f"{letter.action_intent_id}: {letter.error_code or '-'} {letter.error_message or ''}".rstrip()
+            )
+    if not args.redrive:
+        print(f"{len(letters)} approval(s) dead-lettered; `execctl dead-letters --redrive` sends them again")
+
+
+def cmd_stuck(ops: Operations, args: argparse.Namespace) -> None:
+    attempts = ops.stuck(args.minutes)
+    if args.json:
+        _print([a.model_dump(mode="json", exclude_none=True) for a in attempts])
+        return
+    if not attempts:
+        print(f"no attempt has been RUNNING for more than {args.minutes:g} minute(s)")
+        return
+    for attempt in attempts:
+        doubt = " in doubt" if attempt.in_doubt else ""
+        print(
+            f"{attempt.tenant_id}/{attempt.account_id}/{attempt.action_intent_id}: RUNNING{doubt} since "
+            f"{attempt.started_at.isoformat()} (attempt {attempt.attempt_count})"
+        )
+
+
 def cmd_publish_registry(ops: Operations, args: argparse.Namespace) -> None:
     for name, result in ops.publish_registry().items():
         print(f"{name}: {result.value}")
@@ -186,9 +239,41 @@ def build_parser() -> argparse.ArgumentParser:
     ledger.add_argument("intent", type=intent)
     ledger.set_defaults(handler=cmd_ledger)
 
+    _add_nothing_lost_commands(commands)
+
     publish = commands.add_parser("publish-registry", help="publish registry/action_types.json (immutable)")
     publish.set_defaults(handler=cmd_publish_registry)
     return parser
+
+
+def _add_nothing_lost_commands(commands: Any) -> None:
+    """reconcile, dead-letters and stuck: what an operator does when something did not finish."""
+    reconcile = commands.add_parser(
+        "reconcile", help="run the sweeper now: record what executions that ended outside the pipeline did"
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="only say what it would record")
+    reconcile.add_argument("--limit", type=_limit, default=25, help="attempts to look at, 1-100 (default 25)")
+    reconcile.add_argument(
+        "--older-than",
+        type=float,
+        default=2.0,
+        metavar="MINUTES",
+        help="only attempts started longer ago than this (default 2; 0: all)",
+    )
+    reconcile.add_argument("--json", action="store_true", help="print the sweeper's report as JSON")
+    reconcile.set_defaults(handler=cmd_reconcile)
+
+    letters = commands.add_parser(
+        "dead-letters", help="list the approvals that could not start, or redrive them"
+    )
+    letters.add_argument("--redrive", action="store_true", help="send each approval again, then drop it")
+    letters.add_argument("--json", action="store_true", help="print the list as JSON")
+    letters.set_defaults(handler=cmd_dead_letters)
+
+    stuck = commands.add_parser("stuck", help="attempts RUNNING for longer than N minutes")
+    stuck.add_argument("--minutes", type=float, default=30.0, help="default 30")
+    stuck.add_argument("--json", action="store_true", help="print the attempts as JSON")
+    stuck.set_defaults(handler=cmd_stuck)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

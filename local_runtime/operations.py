@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,22 @@ from local_runtime.template import PROJECT_ROOT
 REGISTRY_DEFINITIONS = PROJECT_ROOT / "registry" / "action_types.json"
 ClientFactory = Callable[[str], Any]
 TERMINAL_EXECUTION_STATES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An approval EventBridge could not deliver, as its dead-letter queue holds it."""
+
+    message_id: str
+    receipt_handle: str
+    event: dict[str, Any]
+    error_code: str | None
+    error_message: str | None
+
+    @property
+    def action_intent_id(self) -> str | None:
+        detail = self.event.get("detail")
+        return str(detail.get("action_intent_id")) if isinstance(detail, dict) else None
 
 
 @dataclass(frozen=True)
@@ -220,7 +236,7 @@ class Operations:
             if time.monotonic() > deadline:
                 states = [e.status for e in executions]
                 raise TimeoutError(f"executions of {action_intent_id} not finished in {timeout}s: {states}")
-            time.sleep(0.1)
+            time.sleep(0.02)
 
     def set_tenant_execution(self, tenant_id: str, enabled: bool) -> None:
         self.tenants.set_execution_enabled(tenant_id, enabled, utc_now())
@@ -238,6 +254,73 @@ class Operations:
             config.model_copy(update={"disabled_action_types": sorted(disabled), "updated_at": utc_now()})
         )
         return sorted(disabled)
+
+    # ---------------------------------------------------------------- nothing is lost
+    def reconcile(
+        self, *, dry_run: bool = False, limit: int = 25, older_than_seconds: int = 120
+    ) -> dict[str, Any]:
+        """Run the sweeper now (the deployed reconciler function), and return its report."""
+        request = {"dry_run": dry_run, "limit": limit, "older_than_seconds": older_than_seconds}
+        response = self._client("lambda").invoke(
+            FunctionName=self.outputs["ReconcilerFunctionName"],
+            Payload=json.dumps({"sweep": request}).encode(),
+        )
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            raise RuntimeError(
+                f"the reconciler failed: {payload.get('errorType')}: {payload.get('errorMessage')}"
+            )
+        return dict(payload)
+
+    def dead_letters(self, limit: int = 100, hold_seconds: int = 0) -> list[DeadLetter]:
+        """The approvals in the dead-letter queue, left there. ``hold_seconds`` hides them from other
+        readers meanwhile (a redrive holds them while it sends them again)."""
+        sqs = self._client("sqs")
+        found: dict[str, DeadLetter] = {}
+        while len(found) < limit:
+            batch = sqs.receive_message(
+                QueueUrl=self.outputs["ApprovalDeadLetterQueueUrl"],
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=hold_seconds,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            fresh = [m for m in batch if m["MessageId"] not in found]
+            if not fresh:
+                break
+            for message in fresh:
+                attributes = message.get("MessageAttributes", {})
+                found[message["MessageId"]] = DeadLetter(
+                    message_id=message["MessageId"],
+                    receipt_handle=message["ReceiptHandle"],
+                    event=json.loads(message["Body"]),
+                    error_code=attributes.get("ERROR_CODE", {}).get("StringValue"),
+                    error_message=attributes.get("ERROR_MESSAGE", {}).get("StringValue"),
+                )
+        return list(found.values())
+
+    def redrive(self, letter: DeadLetter) -> str:
+        """Send the approval again as emitted, then drop it from the queue; returns the new event id."""
+        event = letter.event
+        response = self._client("events").put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "EventBusName": self.outputs["ExecutionEventBusName"],
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"the approval was not accepted again: {response['Entries']}")
+        self._client("sqs").delete_message(
+            QueueUrl=self.outputs["ApprovalDeadLetterQueueUrl"], ReceiptHandle=letter.receipt_handle
+        )
+        return str(response["Entries"][0]["EventId"])
+
+    def stuck(self, older_than_minutes: float, limit: int = 100) -> list[ExecutionAttempt]:
+        """Attempts still RUNNING that started more than ``older_than_minutes`` ago."""
+        return self.attempts.list_running(utc_now() - timedelta(minutes=older_than_minutes), limit)
 
     # ---------------------------------------------------------------- reading results
     @property

@@ -4,6 +4,7 @@ Everything is built once per container at import, so a missing variable fails th
 name. Errors propagate: their class name is the Lambda errorType the state machine's Retry/Catch match.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -11,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_core.adapters.crm import CrmSettings, CrmTaskAdapter, SecretsManagerSource, build_http_pool
 from execution_core.aws import aws_client
-from execution_core.contracts import PreparedExecution, parse_payload
+from execution_core.contracts import PreparedExecution, ResolveRequest, parse_payload
 from execution_core.errors import KillSwitchEnabledError
 from execution_core.observability import MetricName, ObservabilitySettings, business_metrics, correlate
 from execution_core.repositories import ConnectorConfigRepository, ExternalWriteRepository
@@ -45,11 +46,23 @@ adapter = CrmTaskAdapter(
     allowed_origins=settings.origin_patterns(),
     secret_prefix=settings.crm_secret_prefix,
     log=logger,
+    settle_after=timedelta(seconds=settings.crm_settle_seconds),
 )
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and "resolve" in event:  # the reconciler settling an in-doubt write
+        request = parse_payload(ResolveRequest, event["resolve"])
+        correlate(
+            logger,
+            action_intent_id=request.action_intent_id,
+            tenant_id=request.tenant_id,
+            account_id=request.account_id,
+        )
+        state = adapter.resolve(request)
+        logger.info("crm write looked up", extra={"state": state.value})
+        return {"state": state.value}
     prepared = parse_payload(PreparedExecution, event)
     correlate(logger, **prepared.correlation_keys())
     try:

@@ -7,11 +7,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from execution_core.models.intent import ActionIntent
+from local_runtime import execctl
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
 from local_runtime.intents import new_intent
@@ -74,6 +76,7 @@ class EventTap:
     """An SQS queue behind an EventBridge rule on everything the stack publishes."""
 
     def __init__(self, runtime: LocalStack) -> None:
+        self._runtime = runtime
         self._sqs = runtime.client("sqs")
         outputs = runtime.outputs()
         name = f"event-tap-{uuid.uuid4().hex[:8]}"
@@ -92,6 +95,8 @@ class EventTap:
         self.seen: list[dict[str, Any]] = []
 
     def events_for(self, action_intent_id: str) -> list[dict[str, Any]]:
+        """Everything published for the intent so far (after the outbox has caught up)."""
+        self._runtime.wait_for_streams()
         while True:
             batch = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
                 "Messages", []
@@ -166,6 +171,24 @@ class Steps:
 @pytest.fixture(scope="session")
 def steps(runtime: LocalStack) -> Steps:
     return Steps(runtime)
+
+
+@pytest.fixture
+def local_state(runtime: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What `make up` writes, pointing at the session's runtime."""
+    state = tmp_path / "state.json"
+    state.write_text(
+        json.dumps(
+            {
+                "endpoint_url": runtime.endpoint_url,
+                "region": runtime.region,
+                "stack_name": runtime.stack_name,
+                "outputs": runtime.outputs(),
+            }
+        )
+    )
+    monkeypatch.setattr(execctl, "STATE_FILE", state)
+    return state
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from local_runtime import execctl
-from local_runtime.emulator import LocalStack
 from local_runtime.operations import Operations
 from local_runtime.output import router
 from tests.e2e.conftest import Tenant
@@ -26,26 +25,11 @@ COMMANDS = [
     "status",
     "list",
     "ledger",
+    "reconcile",
+    "dead-letters",
+    "stuck",
     "publish-registry",
 ]
-
-
-@pytest.fixture
-def local_state(runtime: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """What `make up` writes, pointing at the session's runtime."""
-    state = tmp_path / "state.json"
-    state.write_text(
-        json.dumps(
-            {
-                "endpoint_url": runtime.endpoint_url,
-                "region": runtime.region,
-                "stack_name": runtime.stack_name,
-                "outputs": runtime.outputs(),
-            }
-        )
-    )
-    monkeypatch.setattr(execctl, "STATE_FILE", state)
-    return state
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,9 @@ import json
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -37,23 +39,44 @@ def test_every_event_file_names_a_known_function() -> None:
         assert _function_for(path.stem), path.name
 
 
-@pytest.mark.parametrize("path", EVENTS, ids=[p.stem for p in EVENTS])
-def test_invoke_matches_the_file_name(path: object) -> None:
-    event = PROJECT_ROOT / "events" / str(getattr(path, "name", path))
-    function = _function_for(event.stem)
-    result = subprocess.run(  # noqa: S603 - our interpreter and CLI
-        [sys.executable, "-m", "local_runtime", "invoke", function, str(event), "--log-level", "ERROR"],
+def _invoke(event: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our interpreter and CLI
+        [
+            sys.executable,
+            "-m",
+            "local_runtime",
+            "invoke",
+            _function_for(event.stem),
+            str(event),
+            "--log-level",
+            "ERROR",
+        ],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def invocations() -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every event through its own `exec-local invoke` process, a few at a time (each is a fresh runtime)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip((p.name for p in EVENTS), pool.map(_invoke, EVENTS), strict=True))
+
+
+@pytest.mark.parametrize("path", EVENTS, ids=[p.stem for p in EVENTS])
+def test_invoke_matches_the_file_name(
+    path: Path, invocations: dict[str, subprocess.CompletedProcess[str]]
+) -> None:
+    result = invocations[path.name]
+    function = _function_for(path.stem)
     output = result.stdout
     marker = output.index(f"--- {function} returned")
     payload = json.loads(output[output.index("\n", marker) + 1 :])
-    status = re.search(r"_(\d{3})$", event.stem)
-    if event.stem.endswith("_fails"):
+    status = re.search(r"_(\d{3})$", path.stem)
+    if path.stem.endswith("_fails"):
         assert result.returncode == 1, output
         assert payload["errorType"] == "InvalidInputError"
     elif status is not None:

@@ -70,7 +70,7 @@ def record_request(tenant: Tenant, steps: Steps) -> dict[str, Any]:
     return {"prepared": prepared, "effect": steps.act(prepared)}
 
 
-def test_recorder_five_times_in_a_row_and_five_concurrently_records_one_signal(
+def test_recorder_five_times_in_a_row_and_five_concurrently_records_one_signal_published_once(
     tenant: Tenant, ops: Operations, runtime: LocalStack, tap: EventTap, record_request: dict[str, Any]
 ) -> None:
     lam = runtime.client("lambda")
@@ -97,66 +97,57 @@ def test_recorder_five_times_in_a_row_and_five_concurrently_records_one_signal(
     (signal,) = _signals(runtime, tenant)
     assert _signal_ledger_entries(ops, tenant, intent_id) == 1
     events = tap.events_for(intent_id)
-    assert [e["detail-type"] for e in events].count("SIGNAL_CREATED") == 10  # at least once, every time
+    # The outbox publishes the one committed outcome once; retried recorders write (and publish) nothing.
+    assert sorted(e["detail-type"] for e in events) == ["ACTION_EXECUTED", "SIGNAL_CREATED"]
     assert {e["detail"]["dedupe_key"] for e in events} == {signal.dedupe_key}
 
 
-class _FailingPutEvents:
-    def __init__(self, real: Any) -> None:
-        self._real, self.failures = real, 1
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def put_events(self, **kwargs: Any) -> Any:
-        if self.failures:
-            self.failures -= 1
-            raise RuntimeError("the function died before publishing")
-        return self._real.put_events(**kwargs)
-
-
 @pytest.fixture
-def restore_recorder_events(runtime: LocalStack) -> Iterator[Any]:
-    """Swap the deployed recorder's events client (its module is loaded once, like a warm container)."""
-    function = runtime.function("ExecutionRecorderFunction")
-    function.invoke({})  # make sure the module is loaded; a bad payload writes nothing
-    module = function._module
-    assert module is not None
-    publisher = module.recorder.publisher
-    yield module
-    object.__setattr__(module.recorder, "publisher", publisher)
+def clear_faults(runtime: LocalStack) -> Iterator[None]:
+    yield
+    for function in runtime.functions.values():
+        function.clear_faults()
 
 
-def test_crash_after_commit_before_publish_then_retry_publishes_once(
+def test_a_recorder_that_dies_right_after_its_commit_loses_no_event(
     tenant: Tenant,
     ops: Operations,
     runtime: LocalStack,
     tap: EventTap,
     record_request: dict[str, Any],
-    restore_recorder_events: Any,
+    clear_faults: None,
 ) -> None:
-    from execution_core.services.events import EventPublisher
-
-    module = restore_recorder_events
-    original = module.recorder.publisher
-    failing = _FailingPutEvents(original.client)
-    object.__setattr__(
-        module.recorder,
-        "publisher",
-        EventPublisher(client=failing, bus_name=original.bus_name, source=original.source),
-    )
+    """The transaction is the recorder's only write: the outcome's stream record publishes its events."""
+    runtime.function("ExecutionRecorderFunction").inject_fault("Runtime.ExitError", after_handler=True)
     lam = runtime.client("lambda")
     name = runtime.physical_name("ExecutionRecorderFunction")
 
     crashed = lam.invoke(FunctionName=name, Payload=json.dumps(record_request))
     assert crashed.get("FunctionError")
     intent_id = record_request["prepared"]["action_intent_id"]
-    assert _signals(runtime, tenant)  # committed before the crash
-    assert tap.events_for(intent_id) == []  # nothing was published
+    (signal,) = _signals(runtime, tenant)  # committed before the crash
+    events = tap.events_for(intent_id)
+    assert sorted(e["detail-type"] for e in events) == ["ACTION_EXECUTED", "SIGNAL_CREATED"]
 
     retried = lam.invoke(FunctionName=name, Payload=json.dumps(record_request))
     assert json.loads(retried["Payload"].read())["disposition"] == "ALREADY_RECORDED"
-    events = tap.events_for(intent_id)
-    assert sorted(e["detail-type"] for e in events) == ["ACTION_EXECUTED", "SIGNAL_CREATED"]
-    assert len(_signals(runtime, tenant)) == 1
+    assert tap.events_for(intent_id) == events  # nothing more
+    assert {e["detail"]["dedupe_key"] for e in events} == {signal.dedupe_key}
     assert _signal_ledger_entries(ops, tenant, intent_id) == 1
+
+
+def test_the_published_signal_is_the_stored_one(
+    tenant: Tenant, runtime: LocalStack, tap: EventTap, record_request: dict[str, Any]
+) -> None:
+    """The outbox rebuilds the signal from the outcome: byte for byte what the recorder stored."""
+    lam = runtime.client("lambda")
+    lam.invoke(
+        FunctionName=runtime.physical_name("ExecutionRecorderFunction"), Payload=json.dumps(record_request)
+    )
+    (stored,) = _signals(runtime, tenant)
+    created = next(
+        e
+        for e in tap.events_for(record_request["prepared"]["action_intent_id"])
+        if e["detail-type"] == "SIGNAL_CREATED"
+    )
+    assert created["detail"]["signal"] == stored.model_dump(mode="json")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import moto.dynamodb.models as moto_dynamodb
 import pytest
 from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -190,3 +191,46 @@ def test_moto_retries_still_wait_through_the_scaled_clock() -> None:
     assert "time.sleep(interval_seconds)" in source, "moto changed how retries wait; re-check the hook"
     assert isinstance(retrier_decl.time, stepfunctions_timing.ScaledTime)  # type: ignore[attr-defined]
     assert stepfunctions_timing.current_scale() < 1
+
+
+def test_a_cancelled_transaction_leaves_no_partial_write_and_no_stream_record(runtime: LocalStack) -> None:
+    """The undo log that replaces moto's whole-table snapshot puts every named item back, streams included."""
+    source = inspect.getsource(moto_dynamodb.DynamoDBBackend.transact_write_items.__wrapped__.__wrapped__)
+    assert "copy.deepcopy(" in source, "moto changed how transactions snapshot tables; re-check the undo log"
+    ddb = runtime.client("dynamodb")
+    outcomes = runtime.physical_name("ExecutionOutcomesTable")
+    key = {"pk": {"S": f"TENANT#undo-{time.time_ns()}#ACCOUNT#a"}, "sk": {"S": "OUTCOME#x"}}
+    ddb.put_item(TableName=outcomes, Item={**key, "v": {"S": "before"}})
+    table = moto_dynamodb.dynamodb_backends["123456789012"]["us-east-1"].tables[outcomes]
+    fresh = {"pk": {"S": key["pk"]["S"] + "-new"}, "sk": {"S": "OUTCOME#y"}}
+    blocker = {"pk": {"S": key["pk"]["S"] + "-blocker"}, "sk": {"S": "OUTCOME#z"}}
+    ddb.put_item(TableName=outcomes, Item=blocker)
+    records_before = len(table.stream_shard.items)
+
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": outcomes, "Item": {**key, "v": {"S": "changed"}}}},
+                {"Put": {"TableName": outcomes, "Item": {**fresh, "v": {"S": "new"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": outcomes,
+                        "Key": blocker,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+
+    assert ddb.get_item(TableName=outcomes, Key=key)["Item"]["v"] == {"S": "before"}
+    assert "Item" not in ddb.get_item(TableName=outcomes, Key=fresh)
+    assert len(table.stream_shard.items) == records_before
+    assert moto_dynamodb.dynamodb_backends["123456789012"]["us-east-1"].tables[outcomes] is table
+
+
+def test_step_functions_still_reports_the_end_of_an_execution_through_the_hooked_callback() -> None:
+    """Status-change events are published from the worker's `terminated` callback (a private moto method)."""
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    assert getattr(BaseExecutionWorkerCommunication.terminated, "__name__", "") == "terminated"
+    assert "_reflect_execution_status" in inspect.getsource(BaseExecutionWorkerCommunication)

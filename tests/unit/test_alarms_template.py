@@ -23,6 +23,10 @@ def _function(function: str, metric: str = "Errors") -> Expectation:
     return ("AWS/Lambda", metric, "FunctionName", function, "Sum", 1)
 
 
+def _queue(queue: str) -> Expectation:
+    return ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue, "Maximum", 1)
+
+
 # alarm -> (namespace, metric, dimension name, dimension target, statistic, threshold)
 EXPECTED: dict[str, Expectation] = {
     "ExecutionsFailedAlarm": _machine("ExecutionsFailed", "Sum", 5),
@@ -35,6 +39,21 @@ EXPECTED: dict[str, Expectation] = {
     "CrmAdapterErrorsAlarm": _function("CrmAdapterFunction"),
     "StatusApiThrottlesAlarm": _function("ExecutionStatusApiFunction", "Throttles"),
     "StatusApi5xxAlarm": ("AWS/ApiGateway", "5XXError", "ApiName", None, "Sum", 1),
+    # Nothing is lost: aborted executions, dead letters, outbox lag, the sweeper finding work, new functions.
+    "ExecutionsAbortedAlarm": _machine("ExecutionsAborted", "Sum", 1),
+    "ApprovalDeadLettersAlarm": _queue("ApprovalDeadLetterQueue"),
+    "PublisherDeadLettersAlarm": _queue("PublisherDeadLetterQueue"),
+    "OutboxLagAlarm": (
+        "AWS/Lambda",
+        "IteratorAge",
+        "FunctionName",
+        "OutcomePublisherFunction",
+        "Maximum",
+        300_000,
+    ),
+    "SweeperFoundWorkAlarm": ("BoundedExecution", "SweeperFinalized", "service", "reconciler", "Sum", 1),
+    "OutcomePublisherErrorsAlarm": _function("OutcomePublisherFunction"),
+    "ReconcilerErrorsAlarm": _function("ReconcilerFunction"),
 }
 
 
@@ -58,9 +77,13 @@ def test_alarm_is_explicit_and_notifies_the_topic(logical_id: str) -> None:
     assert props["OKActions"] == [{"Ref": "AlarmTopic"}]
     first = props["Dimensions"][0]
     assert first["Name"] == dimension
-    if target is not None:
-        assert first["Value"] == {"Ref": target}
-        assert RESOURCES[target]  # the alarmed resource exists
+    if target is not None and target in RESOURCES:
+        by_name = (
+            {"Fn::GetAtt": [target, "QueueName"]} if RESOURCES[target]["Type"] == "AWS::SQS::Queue" else None
+        )
+        assert first["Value"] in ({"Ref": target}, by_name)
+    elif target is not None:  # a business metric, by its service dimension
+        assert first["Value"] == target
     else:  # the API: by its name and stage
         assert {d["Name"] for d in props["Dimensions"]} == {"ApiName", "Stage"}
         assert RESOURCES["StatusApi"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-status-api"}
@@ -76,13 +99,23 @@ def test_alarm_topic_and_optional_email() -> None:
 
 def test_dashboard_is_valid_json_with_the_required_widgets() -> None:
     body_template, variables = RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    assert set(variables) == {"StateMachineArn", "ApiName"}
+    assert set(variables) == {"StateMachineArn", "ApiName", "ApprovalDeadLetters", "PublisherDeadLetters"}
     body = json.loads(re.sub(r"\$\{[^}]+\}", "x", body_template))
     titles = {w["properties"]["title"] for w in body["widgets"]}
-    assert titles == {"Executions", "State machine", "Lambda errors", "Lambda duration (p95)", "Status API"}
+    assert titles == {
+        "Executions",
+        "State machine",
+        "Lambda errors",
+        "Lambda duration (p95)",
+        "Status API",
+        "Nothing lost: reconciler and outbox",
+        "Dead letters",
+    }
     text = json.dumps(body)
     for metric in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsCancelled",
-                   "ExecutionTime", "Duration", "Latency", "4XXError", "5XXError"):  # fmt: skip
+                   "ExecutionTime", "Duration", "Latency", "4XXError", "5XXError", "ExecutionsAborted",
+                   "ExecutionsTimedOut", "SweeperFinalized", "IteratorAge",
+                   "ApproximateNumberOfMessagesVisible"):  # fmt: skip
         assert metric in text, metric
 
 

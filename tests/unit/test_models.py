@@ -92,11 +92,12 @@ def test_attempt_rejects_unknown_status() -> None:
 
 
 def test_outcome_matches_design_fields_exactly() -> None:
+    """DESIGN §3's fields, plus what the outbox needs to rebuild the outcome's signal from it alone."""
     assert set(ActionOutcome.model_fields) == {
         "action_intent_id", "status", "external_object_refs", "error_code", "error_class", "error_message",
         "attempt_count", "tool_name", "tool_schema_version", "registry_version", "tool_run_ref",
         "raw_response_artifact_ref", "started_at", "completed_at", "compensation_status", "tenant_id",
-        "account_id", "trace_id",
+        "account_id", "trace_id", "action_type", "original_decision_id",
     }  # fmt: skip
 
 

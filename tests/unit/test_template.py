@@ -72,7 +72,7 @@ def test_listing_indexes_exist(resources: dict[str, Any]) -> None:
     def index_names(logical_id: str) -> set[str]:
         return {i["IndexName"] for i in resources[logical_id]["Properties"].get("GlobalSecondaryIndexes", [])}
 
-    assert index_names("ExecutionAttemptsTable") == {"AccountStartedIndex"}
+    assert index_names("ExecutionAttemptsTable") == {"AccountStartedIndex", "RunningIndex"}
     assert index_names("LedgerTable") == {"TenantTimeIndex", "TraceIndex"}
     assert index_names("SignalsTable") == {"AccountTimeIndex"}
 
@@ -196,8 +196,9 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     | _table("ConditionCheckItem", "TenantsTable", "ExecutionAttemptsTable")
     | {("s3:PutObject", "${ArtifactsBucket.Arn}/*")},
     "CrmAdapterFunction": _table("GetItem", "ConnectorConfigTable")
-    | _table("PutItem UpdateItem DeleteItem", "ExternalWritesTable")
+    | _table("GetItem PutItem UpdateItem DeleteItem", "ExternalWritesTable")
     | _table("ConditionCheckItem", "TenantsTable", "ExecutionAttemptsTable")
+    | _table("BatchGetItem", "TenantsTable")
     | {
         (
             "secretsmanager:GetSecretValue",
@@ -208,14 +209,33 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     "ExecutionRecorderFunction": _table("GetItem PutItem", "ExecutionOutcomesTable")
     | _table("GetItem UpdateItem", "ExecutionAttemptsTable")
     | _table("PutItem", "LedgerTable", "SignalsTable")
-    | _table("ConditionCheckItem", "InternalObjectsTable", "ExternalWritesTable")
-    | {("events:PutEvents", "ExecutionEventBus")},
+    | _table("ConditionCheckItem", "InternalObjectsTable", "ExternalWritesTable"),
     "ExecutionFailureRecorderFunction": _table("GetItem", "ActionIntentsTable")
     | _table("GetItem PutItem", "ExecutionOutcomesTable")
     | _table("GetItem PutItem UpdateItem", "ExecutionAttemptsTable")
     | _table("PutItem", "LedgerTable", "SignalsTable")
+    | _table("GetItem ConditionCheckItem", "InternalObjectsTable", "ExternalWritesTable"),
+    # The outbox reads only its own stream, publishes only to the stack's bus, dead-letters to its queue.
+    "OutcomePublisherFunction": {
+        ("dynamodb:DescribeStream", "ExecutionOutcomesTable"),
+        ("dynamodb:GetRecords", "ExecutionOutcomesTable"),
+        ("dynamodb:GetShardIterator", "ExecutionOutcomesTable"),
+        ("dynamodb:ListStreams", "${ExecutionOutcomesTable.Arn}/stream/*"),
+        ("events:PutEvents", "ExecutionEventBus"),
+        ("sqs:SendMessage", "PublisherDeadLetterQueue"),
+    },
+    "ReconcilerFunction": _table("GetItem PutItem", "ExecutionOutcomesTable")
+    | _table("GetItem UpdateItem", "ExecutionAttemptsTable")
+    | {("dynamodb:Query", "${ExecutionAttemptsTable.Arn}/index/RunningIndex")}
+    | _table("PutItem", "LedgerTable", "SignalsTable")
     | _table("GetItem ConditionCheckItem", "InternalObjectsTable", "ExternalWritesTable")
-    | {("events:PutEvents", "ExecutionEventBus")},
+    | {
+        (
+            "states:DescribeExecution",
+            "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-execution:*",
+        ),
+        ("lambda:InvokeFunction", "CrmAdapterFunction"),
+    },
 }
 
 
@@ -259,3 +279,64 @@ def test_timeouts_nest_inside_each_other(resources: dict[str, Any], raw: dict[st
     http_budget = int(crm_env["CRM_CONNECT_TIMEOUT_SECONDS"]) + int(read_timeout["MaxValue"])
     # An upsert and a lookup by external id at the longest allowed read timeout, plus the AWS calls around.
     assert crm["Timeout"] >= 2 * http_budget + 5
+
+
+# ---------------------------------------------------------------- nothing is lost
+@pytest.mark.parametrize("queue", ["ApprovalDeadLetterQueue", "PublisherDeadLetterQueue"])
+def test_dead_letter_queues_are_encrypted_and_keep_14_days(resources: dict[str, Any], queue: str) -> None:
+    props = resources[queue]["Properties"]
+    assert props["SqsManagedSseEnabled"] is True
+    assert props["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_the_approval_rule_dead_letters_what_it_cannot_deliver(resources: dict[str, Any]) -> None:
+    rule = resources["ExecutionStateMachine"]["Properties"]["Events"]["ActionApproved"]["Properties"]
+    assert rule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ApprovalDeadLetterQueue", "Arn"]}}
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    (allow, deny) = resources["ApprovalDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ExecutionStateMachineActionApproved", "Arn"]}}
+    }
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+    translated = load_project_template().resources
+    assert "ExecutionStateMachineActionApproved" in translated  # the rule the policy names exists
+
+
+def test_the_outbox_stream_drives_the_publisher_with_partial_failures_and_a_dead_letter_queue(
+    resources: dict[str, Any],
+) -> None:
+    table = resources["ExecutionOutcomesTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    mapping = resources["OutcomePublisherStream"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ExecutionOutcomesTable", "StreamArn"]}
+    assert mapping["FunctionName"] == {"Ref": "OutcomePublisherFunction"}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 1 <= mapping["MaximumRetryAttempts"] <= 20
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["PublisherDeadLetterQueue", "Arn"]
+    }
+    assert mapping["FilterCriteria"]["Filters"] == [{"Pattern": '{"eventName": ["INSERT"]}'}]
+
+
+def test_the_finalizer_hears_every_execution_that_ends_outside_the_pipeline(
+    resources: dict[str, Any],
+) -> None:
+    events = resources["ReconcilerFunction"]["Properties"]["Events"]
+    pattern = events["ExecutionEnded"]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert set(pattern["detail"]["status"]) == {"ABORTED", "TIMED_OUT", "FAILED"}
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "ExecutionStateMachine"}]
+    assert events["Sweep"]["Properties"]["Schedule"] == "rate(5 minutes)"
+
+
+def test_running_attempts_have_a_sparse_index_for_the_sweeper(resources: dict[str, Any]) -> None:
+    (index,) = [
+        i
+        for i in resources["ExecutionAttemptsTable"]["Properties"]["GlobalSecondaryIndexes"]
+        if i["IndexName"] == "RunningIndex"
+    ]
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["running_pk", "running_sk"]

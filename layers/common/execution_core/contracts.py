@@ -109,6 +109,17 @@ class PreparedExecution(FrozenModel):
         }
 
 
+class ResolveRequest(FrozenModel):
+    """The reconciler asks a connector adapter to settle an in-doubt write: a lookup, never a write."""
+
+    tenant_id: Identifier
+    account_id: Identifier
+    action_intent_id: Identifier
+    action_type: Identifier | None = None
+    idempotency_key: IdempotencyKeyText
+    tool_name: ToolName
+
+
 class EffectResult(FrozenModel):
     """What an adapter returns: references only; the raw downstream response is in S3."""
 

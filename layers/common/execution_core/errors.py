@@ -29,7 +29,10 @@ __all__ = [
     "ErrorClass",
     "ErrorCode",
     "EventPublishError",
+    "ExecutionAbortedError",
+    "ExecutionEndedUnrecordedError",
     "ExecutionError",
+    "ExecutionTimedOutError",
     "ExternalWriteInDoubtError",
     "IdempotencyKeyMismatchError",
     "IntentExpiredError",
@@ -75,7 +78,9 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_MISMATCH = "IDEMPOTENCY_KEY_MISMATCH"
     EFFECT_NOT_FOUND = "EFFECT_NOT_FOUND"
     EXTERNAL_ID_CONFLICT = "EXTERNAL_ID_CONFLICT"
-    ABORTED = "ABORTED"
+    EXECUTION_ABORTED = "EXECUTION_ABORTED"
+    EXECUTION_TIMED_OUT = "EXECUTION_TIMED_OUT"
+    EXECUTION_ENDED_UNRECORDED = "EXECUTION_ENDED_UNRECORDED"
     AUTH_FAILED = "AUTH_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
     DOWNSTREAM_ERROR = "DOWNSTREAM_ERROR"
@@ -326,6 +331,29 @@ class TransactionConditionFailedError(StateConflictError):
 
     def failed(self, index: int) -> bool:
         return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+# ---------------------------------------------------------------- executions that ended outside the pipeline
+class ExecutionAbortedError(ExecutionError):
+    """The execution was stopped (StopExecution) before it recorded an outcome (the finalizer's error)."""
+
+    error_code = ErrorCode.EXECUTION_ABORTED
+    default_message = "The execution was stopped before it recorded an outcome"
+
+
+class ExecutionTimedOutError(ExecutionError):
+    """The execution hit the state machine's TimeoutSeconds before it recorded an outcome."""
+
+    error_class = ErrorClass.TIMEOUT
+    error_code = ErrorCode.EXECUTION_TIMED_OUT
+    default_message = "The execution timed out before it recorded an outcome"
+
+
+class ExecutionEndedUnrecordedError(ExecutionError):
+    """The execution ended (failed, or its recorder never ran) and left its attempt RUNNING."""
+
+    error_code = ErrorCode.EXECUTION_ENDED_UNRECORDED
+    default_message = "The execution ended without recording an outcome"
 
 
 class UnknownExecutionError(ExecutionError):

@@ -28,6 +28,11 @@ class MetricName(StrEnum):
     SIGNALS_EMITTED = "SignalsEmitted"
     APPROVALS_NOT_EXECUTED = "ApprovalsNotExecuted"
     OUTCOMES_IN_DOUBT = "OutcomesInDoubt"
+    OUTCOMES_PUBLISHED = "OutcomesPublished"
+    OUTCOMES_FINALIZED = "OutcomesFinalized"  # recorded by the finalizer or the sweeper, not the pipeline
+    SWEEPER_CHECKED = "SweeperChecked"
+    SWEEPER_FINALIZED = "SweeperFinalized"
+    SWEEPER_IN_DOUBT = "SweeperInDoubt"
 
 
 class ObservabilitySettings(ComponentSettings):
@@ -40,11 +45,11 @@ class BusinessMetrics:
     namespace: str
     service: str
 
-    def count(self, name: MetricName, **dimensions: str) -> None:
+    def count(self, name: MetricName, value: int = 1, **dimensions: str) -> None:
         with single_metric(
             name=name.value,
             unit=MetricUnit.Count,
-            value=1,
+            value=value,
             namespace=self.namespace,
             default_dimensions={"service": self.service, **dimensions},
         ):

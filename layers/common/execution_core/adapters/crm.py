@@ -46,7 +46,7 @@ from urllib3.exceptions import (
 )
 
 from execution_core.adapters.allowlist import OriginPattern, allowed_origin, parse_allowed_origins
-from execution_core.contracts import EffectResult, PreparedExecution
+from execution_core.contracts import EffectResult, PreparedExecution, ResolveRequest
 from execution_core.errors import (
     AuthError,
     ConfigurationError,
@@ -72,6 +72,7 @@ from execution_core.models import (
 from execution_core.repositories import ConnectorConfigRepository, ExternalWriteRepository
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
+from execution_core.services.effects import EffectState
 from execution_core.settings import ComponentSettings
 
 __all__ = [
@@ -122,6 +123,9 @@ class CrmSettings(ComponentSettings):
     crm_secret_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,255}/$")]
     crm_connect_timeout_seconds: Annotated[float, Field(gt=0, le=30)]
     crm_read_timeout_seconds: Annotated[float, Field(gt=0, le=60)]
+    # A write reserved longer ago than this cannot still be in flight (it outlives the function's timeout),
+    # so a lookup that finds nothing proves it never happened.
+    crm_settle_seconds: Annotated[int, Field(ge=60, le=3600)] = 120
 
     def origin_patterns(self) -> tuple[OriginPattern, ...]:
         return parse_allowed_origins(self.crm_allowed_origins)
@@ -271,6 +275,7 @@ class CrmTaskAdapter:
         clock: Callable[[], datetime] = utc_now,
         log: EventLog = _log,
         reservation_ttl: timedelta = RESERVATION_TTL,
+        settle_after: timedelta = timedelta(seconds=120),
     ) -> None:
         if not allowed_origins:
             raise ConfigurationError("the CRM allow-list is empty")
@@ -287,6 +292,7 @@ class CrmTaskAdapter:
         self._clock = clock
         self._log = log
         self._ttl = reservation_ttl
+        self._settle_after = settle_after
 
     def act(self, prepared: PreparedExecution) -> EffectResult:
         if prepared.tool.tool_name != TOOL_NAME:
@@ -313,6 +319,37 @@ class CrmTaskAdapter:
         answer = self._send_upsert(target, task, key)
         task_id, body = self._settle(target, key, answer)
         return self._finalize(key, target, task_id, body, reservation)
+
+    def resolve(self, request: ResolveRequest) -> EffectState:
+        """Settle an in-doubt write for the reconciler: a lookup by external id, never a write to the CRM.
+
+        Found: the write happened; it is finalized (refs, raw answer, artifact). Not found, and reserved so
+        long ago that no request can still be in flight: it never happened; the reservation is released.
+        A stop (kill switch) covers lookups too: a stopped scope stays in doubt until it is resumed.
+        """
+        if request.tool_name != TOOL_NAME:
+            raise InvalidInputError(f"the CRM adapter does not run {request.tool_name}")
+        key = request.idempotency_key
+        record = self._writes.get(key)
+        if record is None:
+            return EffectState.ABSENT
+        if record.status is ExternalWriteStatus.COMPLETED:
+            self._replay(record)  # makes sure its artifact exists
+            return EffectState.PRESENT
+        if self._authorization.stopped(request.tenant_id, request.action_type):
+            self._log.warning("crm write left in doubt: the scope is stopped")
+            return EffectState.IN_DOUBT
+        target = self._target(request.tenant_id, request.account_id)
+        task_id = self._lookup(target, key)
+        if task_id is not None:
+            body: dict[str, JsonValue] = {"id": task_id, "success": True, "errors": [], "looked_up": True}
+            self._finalize(key, target, task_id, body, record)
+            return EffectState.PRESENT
+        if self._clock() - record.created_at < self._settle_after:
+            return EffectState.IN_DOUBT  # the last attempt may still land: ask again later
+        self._release(key)
+        self._log.info("crm write settled: it never happened")
+        return EffectState.ABSENT
 
     # ------------------------------------------------------------ steps
     def _target(self, tenant_id: str, account_id: str) -> _Target:

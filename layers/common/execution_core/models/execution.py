@@ -82,6 +82,9 @@ class ExecutionAttempt(FrozenModel):
     adapter_function: Annotated[str, Field(max_length=256)] | None = None
     expires_at_epoch: Annotated[int, Field(ge=0)] | None = None
     in_doubt: bool = False
+    # While in doubt: the error the pipeline gave up with (its message is error_message), so the reconciler
+    # records it if the write turns out not to have happened.
+    last_error: Annotated[str, Field(max_length=256)] | None = None
     error_class: ErrorClass | None = None
     error_code: ErrorCode | None = None
     error_message: SafeMessage | None = None
@@ -113,6 +116,10 @@ class ActionOutcome(FrozenModel):
     tenant_id: Identifier
     account_id: Identifier
     trace_id: Identifier
+    # What the outcome signal says about the intent: kept here so the outbox publisher rebuilds exactly
+    # the signal the recorder stored, from the outcome's stream record alone.
+    action_type: Identifier | None = None
+    original_decision_id: Identifier | None = None
 
     @model_validator(mode="after")
     def _errors_match_status(self) -> Self:

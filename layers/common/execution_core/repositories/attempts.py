@@ -34,8 +34,12 @@ from execution_core.repositories.dynamo import (
 )
 from execution_core.sanitize import sanitize_message
 
-STORAGE_ATTRIBUTES = ("pk", "sk", "started_sk", "ttl")
+STORAGE_ATTRIBUTES = ("pk", "sk", "started_sk", "ttl", "running_pk", "running_sk")
 ACCOUNT_STARTED_INDEX = "AccountStartedIndex"
+# Sparse index of RUNNING attempts, oldest first: the sweeper's work list. Its keys exist only while an
+# attempt runs (finalizing removes them), so the index holds exactly the attempts still open.
+RUNNING_INDEX = "RunningIndex"
+RUNNING_PARTITION = "RUNNING"
 _INDEX_KEY_NAMES = frozenset({"pk", "sk", "started_sk"})
 MAX_PAGE_SIZE = 100
 
@@ -68,11 +72,19 @@ class ExecutionAttemptRepository(TableRepository):
         return key(pk=keys.account_pk(tenant_id, account_id), sk=keys.execution_sk(action_intent_id))
 
     def _item(self, attempt: ExecutionAttempt) -> Item:
+        started = keys.started_sk(format_timestamp(attempt.started_at), attempt.action_intent_id)
+        running: dict[str, str] = {}
+        if not attempt.is_terminal:
+            running = {
+                "running_pk": RUNNING_PARTITION,
+                "running_sk": keys.running_sk(started, attempt.tenant_id, attempt.account_id),
+            }
         return to_item(
             attempt,
             pk=keys.account_pk(attempt.tenant_id, attempt.account_id),
             sk=keys.execution_sk(attempt.action_intent_id),
-            started_sk=keys.started_sk(format_timestamp(attempt.started_at), attempt.action_intent_id),
+            started_sk=started,
+            **running,
         )
 
     def _parse(self, item: Item) -> ExecutionAttempt:
@@ -216,15 +228,29 @@ class ExecutionAttemptRepository(TableRepository):
         return self._parse(item)
 
     def mark_in_doubt(
-        self, tenant_id: str, account_id: str, action_intent_id: str, *, lease_id: str, now: datetime
+        self,
+        tenant_id: str,
+        account_id: str,
+        action_intent_id: str,
+        *,
+        lease_id: str,
+        now: datetime,
+        error: str,
+        message: str,
     ) -> bool:
-        """Flag the attempt (still RUNNING, lease kept) as waiting for the reconciler; False if not ours."""
+        """Flag the attempt (still RUNNING, lease kept) as waiting for the reconciler; False if not ours.
+
+        The error the pipeline gave up with is kept, so it is the outcome if the write did not happen.
+        """
         with dynamo_errors("mark attempt in doubt"):
             try:
                 self._client.update_item(
                     TableName=self._table,
                     Key=self.key(tenant_id, account_id, action_intent_id),
-                    UpdateExpression="SET in_doubt = :yes, updated_at = :now",
+                    UpdateExpression=(
+                        "SET in_doubt = :yes, updated_at = :now,"
+                        " last_error = :error, error_message = :message"
+                    ),
                     ConditionExpression="#status = :running AND lease_id = :lease",
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues=values(
@@ -232,6 +258,8 @@ class ExecutionAttemptRepository(TableRepository):
                         now=format_timestamp(now),
                         running=AttemptStatus.RUNNING.value,
                         lease=lease_id,
+                        error=error[:256],
+                        message=sanitize_message(message),
                     ),
                 )
             except ClientError as exc:
@@ -239,6 +267,23 @@ class ExecutionAttemptRepository(TableRepository):
                     return False
                 raise
         return True
+
+    def list_running(self, started_before: datetime, limit: int) -> list[ExecutionAttempt]:
+        """RUNNING attempts that started before ``started_before``, oldest first (the sweeper's page)."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        with dynamo_errors("list running attempts"):
+            response = self._client.query(
+                TableName=self._table,
+                IndexName=RUNNING_INDEX,
+                KeyConditionExpression="running_pk = :running AND running_sk < :before",
+                ExpressionAttributeValues=values(
+                    running=RUNNING_PARTITION, before=format_timestamp(started_before)
+                ),
+                ScanIndexForward=True,
+                Limit=limit,
+            )
+        return [self._parse(item) for item in response.get("Items", [])]
 
     def attempt_finalize_update(
         self,
@@ -269,7 +314,7 @@ class ExecutionAttemptRepository(TableRepository):
         vals = values(
             status=status.value, now=stamp, refs=refs, running=AttemptStatus.RUNNING.value, lease=lease_id
         )
-        removes = ["in_doubt"]
+        removes = ["in_doubt", "last_error", "running_pk", "running_sk"]
         for name, value in (("error_class", error_class), ("error_code", error_code)):
             if value is None:
                 removes.append(name)

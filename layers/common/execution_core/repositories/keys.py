@@ -51,6 +51,11 @@ def started_sk(started_at_iso: str, action_intent_id: str) -> str:
     return f"{started_at_iso}#{_part(action_intent_id, 'action_intent_id')}"
 
 
+def running_sk(started_sk_value: str, tenant_id: str, account_id: str) -> str:
+    """RunningIndex sort key: start time first (oldest first), then whose attempt it is (unique)."""
+    return f"{started_sk_value}#{_part(tenant_id, 'tenant_id')}#{_part(account_id, 'account_id')}"
+
+
 def registry_pk(action_type: str) -> str:
     return f"ACTION_TYPE#{_part(action_type, 'action_type')}"
 

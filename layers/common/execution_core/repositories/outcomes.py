@@ -38,6 +38,11 @@ class ExecutionOutcomeRepository(TableRepository):
             }
         }
 
+    @staticmethod
+    def parse_item(item: dict[str, Any]) -> ActionOutcome:
+        """An outcome from a stored item, e.g. the NewImage of its stream record (the outbox)."""
+        return model_from_item(ActionOutcome, item, STORAGE_ATTRIBUTES)
+
     def put(self, outcome: ActionOutcome) -> bool:
         """Record the outcome outside a transaction; False if one already exists."""
         return self._put_if_absent(self.outcome_put_item(outcome)["Put"], "put execution outcome")

@@ -13,6 +13,7 @@ from typing import Any
 
 from execution_core.contracts import PreparedExecution
 from execution_core.errors import (
+    ExecutionError,
     IntentExpiredError,
     KillSwitchEnabledError,
     LeaseNotHeldError,
@@ -60,6 +61,19 @@ class EffectAuthorization:
         except TransactionConditionFailedError as cancelled:
             return self._existing_or_raise(cancelled, prepared, now_epoch)
         return None
+
+    def stopped(self, tenant_id: str, action_type: str | None) -> bool:
+        """A read of the same switches, for lookups made outside the pipeline (fail closed: unreadable or
+        unknown means stopped)."""
+        try:
+            state = self.tenants.get_kill_switch_state(tenant_id)
+        except ExecutionError:
+            return True
+        return (
+            state.global_switch.enabled
+            or not state.tenant_execution_enabled
+            or (action_type is not None and action_type in state.disabled_action_types)
+        )
 
     def _existing_or_raise(
         self, cancelled: TransactionConditionFailedError, prepared: PreparedExecution, now_epoch: int

@@ -1,4 +1,4 @@
-"""Whether a Step Functions execution is still running: what a lease takeover waits for."""
+"""Whether a Step Functions execution is still running: what a lease takeover and the sweeper wait for."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -12,22 +12,38 @@ _FORBIDDEN = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedCl
 
 
 @dataclass(frozen=True)
+class ExecutionState:
+    status: str  # RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "RUNNING"
+
+
+@dataclass(frozen=True)
 class StepFunctionsExecutions:
     client: Any
 
-    def is_running(self, execution_arn: str) -> bool:
-        """DescribeExecution: RUNNING, or gone / ended. A failed lookup is an error, never a guess."""
+    def describe(self, execution_arn: str) -> ExecutionState | None:
+        """DescribeExecution; None when the execution does not exist. A failed lookup is an error, never
+        a guess."""
         try:
-            status = self.client.describe_execution(executionArn=execution_arn)["status"]
+            described = self.client.describe_execution(executionArn=execution_arn)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _GONE:
-                return False
+                return None
             if code in _FORBIDDEN:
                 raise ConfigurationError(
                     "The function may not describe the state machine's executions"
                 ) from exc
-            raise DownstreamError(f"Step Functions could not describe the lease holder ({code})") from exc
+            raise DownstreamError(f"Step Functions could not describe the execution ({code})") from exc
         except BotoCoreError as exc:
             raise DownstreamError("Step Functions could not be reached") from exc
-        return bool(status == "RUNNING")
+        return ExecutionState(str(described["status"]), described.get("error"), described.get("cause"))
+
+    def is_running(self, execution_arn: str) -> bool:
+        state = self.describe(execution_arn)
+        return state is not None and state.running

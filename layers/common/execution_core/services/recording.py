@@ -35,7 +35,7 @@ from execution_core.errors import (
     StateConflictError,
     TransactionConditionFailedError,
 )
-from execution_core.models.common import format_timestamp, utc_now
+from execution_core.models.common import utc_now
 from execution_core.models.execution import (
     ActionOutcome,
     AttemptStatus,
@@ -46,7 +46,6 @@ from execution_core.models.execution import (
 )
 from execution_core.models.intent import ActionIntent
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
-from execution_core.models.signal import Signal
 from execution_core.observability import ObservabilitySettings
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import TransactItem, transact_write
@@ -57,13 +56,12 @@ from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.repositories.signals import SignalRepository
 from execution_core.services.effects import Effect, EffectAddress, EffectState, EffectStore
-from execution_core.services.events import EventPublisher, OutgoingEvent
 from execution_core.services.failures import Failure, outcome_status_for
 from execution_core.services.identity import execution_name, lease_id_for
-from execution_core.services.signals import SignalService, build_execution_outcome_signal
+from execution_core.services.outbox import outcome_signal
+from execution_core.services.signals import SignalService
 from execution_core.settings import (
     ActionIntentsTable,
-    EventBus,
     ExecutionAttemptsTable,
     ExecutionOutcomesTable,
     ExternalWritesTable,
@@ -190,7 +188,6 @@ class OutcomeRecorder:
     signals: SignalService
     effects: EffectStore
     intents: ActionIntentRepository
-    publisher: EventPublisher
     clock: Callable[[], datetime] = utc_now
 
     # ------------------------------------------------------------------ success
@@ -217,7 +214,7 @@ class OutcomeRecorder:
             self.effects.still_check(address, effect),
             self.ledger.ledger_put_item(self._ledger(facts, LedgerEventType.ACTION_EXECUTED, now, outcome)),
         ]
-        cancelled = self._commit(entries, facts, outcome)
+        cancelled = self._commit(entries, outcome)
         if cancelled is None:
             return self._recorded(outcome)
         if cancelled.failed(0):
@@ -275,7 +272,7 @@ class OutcomeRecorder:
             effect = self.effects.lookup(address) if address else Effect(EffectState.ABSENT)
             decision = decide(failure, effect)
             if decision.status is None:
-                return self._in_doubt(facts)
+                return self._in_doubt(facts, failure)
             now = self.clock()
             outcome = self._outcome(facts, decision.status, now, effect=effect, decision=decision)
             entries = [
@@ -286,7 +283,7 @@ class OutcomeRecorder:
                     self._ledger(facts, decision.ledger_event, now, outcome, failed_stage=failure.stage)
                 ),
             ]
-            cancelled = self._commit(entries, facts, outcome)
+            cancelled = self._commit(entries, outcome)
             if cancelled is None:
                 return self._recorded(outcome)
             if cancelled.failed(0) or cancelled.failed(1):
@@ -296,7 +293,7 @@ class OutcomeRecorder:
             # The effect changed between the lookup and the commit (an adapter was still at work): look again.
         raise DataStoreUnavailableError("The effect kept changing while its outcome was being recorded")
 
-    def _in_doubt(self, facts: ExecutionFacts) -> RecordResult:
+    def _in_doubt(self, facts: ExecutionFacts, failure: Failure) -> RecordResult:
         """Nothing terminal: the attempt keeps its lease, flagged for the reconciler's lookup by key."""
         marked = self.attempts.mark_in_doubt(
             facts.tenant_id,
@@ -304,11 +301,17 @@ class OutcomeRecorder:
             facts.action_intent_id,
             lease_id=facts.lease_id,
             now=self.clock(),
+            error=failure.error,
+            message=failure.message,
         )
         if not marked:
             return self._existing_result(facts)
         return RecordResult(
-            disposition=RecordDisposition.IN_DOUBT, status=None, action_intent_id=facts.action_intent_id
+            disposition=RecordDisposition.IN_DOUBT,
+            status=None,
+            action_intent_id=facts.action_intent_id,
+            error_class=failure.classification.error_class,
+            error_code=failure.classification.error_code,
         )
 
     def _without_lease(
@@ -362,7 +365,7 @@ class OutcomeRecorder:
                 self._ledger(facts, ledger_event, now, outcome, failed_stage=failure.stage)
             ),
         ]
-        if self._commit(entries, facts, outcome) is None:
+        if self._commit(entries, outcome) is None:
             return self._recorded(outcome)
         return self._existing_result(facts)
 
@@ -445,6 +448,8 @@ class OutcomeRecorder:
             tenant_id=facts.tenant_id,
             account_id=facts.account_id,
             trace_id=facts.trace_id,
+            action_type=facts.action_type,
+            original_decision_id=facts.original_decision_id,
         )
 
     def _ledger(
@@ -477,24 +482,21 @@ class OutcomeRecorder:
         )
 
     def _commit(
-        self, entries: list[TransactItem], facts: ExecutionFacts, outcome: ActionOutcome
+        self, entries: list[TransactItem], outcome: ActionOutcome
     ) -> TransactionConditionFailedError | None:
-        """Commit the entries plus the signal and its SIGNAL entry, then publish; a cancellation is returned.
+        """Commit the entries plus the signal and its SIGNAL entry; a cancellation is returned.
 
-        The signal is a pure function of the outcome, so every publish of it carries the same dedupe key.
+        This transaction is the recorder's only write: the outcome's stream record publishes the events
+        (services/outbox.py), so a recorder that dies right after its commit loses nothing.
         """
-        signal = self._signal(outcome, facts)
+        signal = outcome_signal(outcome)  # what the outbox rebuilds from the stored outcome
         try:
             transact_write(
                 self.client, [*entries, *self.signals.transaction_items(signal, outcome.attempt_count)]
             )
         except TransactionConditionFailedError as cancelled:
             return cancelled
-        self._publish(outcome, signal)
         return None
-
-    def _signal(self, outcome: ActionOutcome, facts: ExecutionFacts) -> Signal:
-        return build_execution_outcome_signal(outcome, facts, outcome.trace_id, outcome.completed_at)
 
     @staticmethod
     def _recorded(outcome: ActionOutcome) -> RecordResult:
@@ -517,39 +519,12 @@ class OutcomeRecorder:
                 status=stored.status if stored else None,
                 action_intent_id=facts.action_intent_id,
             )
-        # Ours and committed: a crash may have come before the publish, so publish (again).
-        self._publish(stored, self._signal(stored, facts))
         return RecordResult(
             disposition=RecordDisposition.ALREADY_RECORDED,
             status=stored.status,
             action_intent_id=stored.action_intent_id,
             error_class=stored.error_class,
             error_code=stored.error_code,
-        )
-
-    def _publish(self, outcome: ActionOutcome, signal: Signal) -> None:
-        """SIGNAL_CREATED and the outcome event, each with the signal's dedupe key (at-least-once)."""
-        outcome_detail = {
-            "action_intent_id": outcome.action_intent_id,
-            "tenant_id": outcome.tenant_id,
-            "account_id": outcome.account_id,
-            "status": outcome.status.value,
-            "error_class": outcome.error_class.value if outcome.error_class else None,
-            "error_code": outcome.error_code.value if outcome.error_code else None,
-            "external_object_refs": [ref.model_dump(mode="json") for ref in outcome.external_object_refs],
-            "completed_at": format_timestamp(outcome.completed_at),
-            "trace_id": outcome.trace_id,
-            "signal_id": signal.signal_id,
-            "dedupe_key": signal.dedupe_key,
-        }
-        self.publisher.publish(
-            [
-                OutgoingEvent(
-                    "SIGNAL_CREATED",
-                    {"signal": signal.model_dump(mode="json"), "dedupe_key": signal.dedupe_key},
-                ),
-                OutgoingEvent(signal.signal_type.value, outcome_detail),
-            ]
         )
 
 
@@ -561,7 +536,6 @@ class RecorderSettings(
     SignalsTable,
     InternalObjectsTable,
     ExternalWritesTable,
-    EventBus,
     ObservabilitySettings,
 ):
     """What both recorders read from their environment (their template entries are identical)."""
@@ -586,9 +560,4 @@ def build_outcome_recorder(settings: RecorderSettings) -> OutcomeRecorder:
             external_writes=ExternalWriteRepository(dynamodb, settings.external_writes_table_name),
         ),
         intents=ActionIntentRepository(dynamodb, settings.action_intents_table_name),
-        publisher=EventPublisher(
-            client=aws_client("events"),
-            bus_name=settings.event_bus_name,
-            source=settings.execution_event_source,
-        ),
     )

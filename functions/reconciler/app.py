@@ -1,0 +1,86 @@
+"""Reconciler: the finalizer (Step Functions status-change events) and the sweeper (a schedule, or an
+operator's `execctl reconcile`), both settling attempts from the effect store (thin handler)."""
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from execution_core.aws import aws_client
+from execution_core.contracts import OpenModel, parse_payload
+from execution_core.errors import InvalidInputError
+from execution_core.observability import MetricName, business_metrics, correlate
+from execution_core.services.executions import StepFunctionsExecutions
+from execution_core.services.reconciler import (
+    SWEEP_GRACE,
+    SWEEP_LIMIT,
+    Disposition,
+    EffectResolver,
+    Reconciler,
+    parse_status_change,
+)
+from execution_core.services.recording import RecorderSettings, build_outcome_recorder
+from execution_core.settings import load_settings
+
+STATUS_CHANGE = "Step Functions Execution Status Change"
+SCHEDULED = "Scheduled Event"
+
+
+class SweepRequest(OpenModel):
+    dry_run: bool = False
+    limit: Annotated[int, Field(ge=1, le=100)] = SWEEP_LIMIT
+    # Attempts younger than this are left to the pipeline; an operator may look at all of them (0).
+    older_than_seconds: Annotated[int, Field(ge=0, le=86_400)] = int(SWEEP_GRACE.total_seconds())
+
+
+settings = load_settings(RecorderSettings, "reconciler")
+logger = Logger()
+metrics = business_metrics(settings)
+recorder = build_outcome_recorder(settings)
+reconciler = Reconciler(
+    attempts=recorder.attempts,
+    recorder=recorder,
+    executions=StepFunctionsExecutions(aws_client("stepfunctions")),
+    # One attempt and a read timeout above the adapter's own timeout: the schedule is the retry.
+    resolver=EffectResolver(aws_client("lambda", read_timeout=60, max_attempts=1)),
+)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("detail-type") == STATUS_CHANGE:
+        change = parse_status_change(event)
+        correlate(logger, execution_id=change.execution_arn)
+        settled = reconciler.finalize(change)
+        if settled.disposition is Disposition.RECORDED:
+            metrics.count(MetricName.OUTCOMES_FINALIZED)
+        logger.info(
+            "execution finalized",
+            extra={
+                "status": change.status,
+                "disposition": settled.disposition.value,
+                "outcome": settled.status,
+            },
+        )
+        return {"disposition": settled.disposition.value, "status": settled.status}
+    if isinstance(event, dict) and event.get("detail-type") == SCHEDULED:
+        request = SweepRequest()
+    elif isinstance(event, dict) and isinstance(event.get("sweep"), dict):  # execctl reconcile
+        request = parse_payload(SweepRequest, event["sweep"])
+    else:
+        raise InvalidInputError("expected a status-change event, a scheduled event or {'sweep': {...}}")
+    report = reconciler.sweep(
+        limit=request.limit, dry_run=request.dry_run, older_than=timedelta(seconds=request.older_than_seconds)
+    )
+    if not request.dry_run:  # the sweeper's own figures; SweeperFinalized > 0 means it found work (alarm)
+        metrics.count(MetricName.SWEEPER_CHECKED, report.checked)
+        metrics.count(MetricName.SWEEPER_FINALIZED, report.count(Disposition.RECORDED))
+        metrics.count(MetricName.SWEEPER_IN_DOUBT, report.count(Disposition.IN_DOUBT))
+    summary = report.as_dict()
+    logger.info(
+        "sweep done",
+        extra={k: v for k, v in summary.items() if k != "results"} | {"dry_run": request.dry_run},
+    )
+    return summary
