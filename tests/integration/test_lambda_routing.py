@@ -195,17 +195,22 @@ def test_moto_retries_still_wait_through_the_scaled_clock() -> None:
 
 def test_a_cancelled_transaction_leaves_no_partial_write_and_no_stream_record(runtime: LocalStack) -> None:
     """The undo log that replaces moto's whole-table snapshot puts every named item back, streams included."""
-    source = inspect.getsource(moto_dynamodb.DynamoDBBackend.transact_write_items.__wrapped__.__wrapped__)
+    wrapped = getattr(
+        getattr(moto_dynamodb.DynamoDBBackend.transact_write_items, "__wrapped__", None), "__wrapped__"
+    )
+    source = inspect.getsource(wrapped)
     assert "copy.deepcopy(" in source, "moto changed how transactions snapshot tables; re-check the undo log"
     ddb = runtime.client("dynamodb")
     outcomes = runtime.physical_name("ExecutionOutcomesTable")
     key = {"pk": {"S": f"TENANT#undo-{time.time_ns()}#ACCOUNT#a"}, "sk": {"S": "OUTCOME#x"}}
     ddb.put_item(TableName=outcomes, Item={**key, "v": {"S": "before"}})
     table = moto_dynamodb.dynamodb_backends["123456789012"]["us-east-1"].tables[outcomes]
+    shard = table.stream_shard
+    assert shard is not None
     fresh = {"pk": {"S": key["pk"]["S"] + "-new"}, "sk": {"S": "OUTCOME#y"}}
     blocker = {"pk": {"S": key["pk"]["S"] + "-blocker"}, "sk": {"S": "OUTCOME#z"}}
     ddb.put_item(TableName=outcomes, Item=blocker)
-    records_before = len(table.stream_shard.items)
+    records_before = len(shard.items)
 
     with pytest.raises(ddb.exceptions.TransactionCanceledException):
         ddb.transact_write_items(
@@ -224,7 +229,7 @@ def test_a_cancelled_transaction_leaves_no_partial_write_and_no_stream_record(ru
 
     assert ddb.get_item(TableName=outcomes, Key=key)["Item"]["v"] == {"S": "before"}
     assert "Item" not in ddb.get_item(TableName=outcomes, Key=fresh)
-    assert len(table.stream_shard.items) == records_before
+    assert len(shard.items) == records_before
     assert moto_dynamodb.dynamodb_backends["123456789012"]["us-east-1"].tables[outcomes] is table
 
 
