@@ -195,9 +195,7 @@ def test_moto_retries_still_wait_through_the_scaled_clock() -> None:
 
 def test_a_cancelled_transaction_leaves_no_partial_write_and_no_stream_record(runtime: LocalStack) -> None:
     """The undo log that replaces moto's whole-table snapshot puts every named item back, streams included."""
-    wrapped = getattr(
-        getattr(moto_dynamodb.DynamoDBBackend.transact_write_items, "__wrapped__", None), "__wrapped__"
-    )
+    wrapped = getattr(moto_dynamodb.DynamoDBBackend.transact_write_items, "__wrapped__", None).__wrapped__
     source = inspect.getsource(wrapped)
     assert "copy.deepcopy(" in source, "moto changed how transactions snapshot tables; re-check the undo log"
     ddb = runtime.client("dynamodb")
