@@ -195,8 +195,8 @@ def test_moto_retries_still_wait_through_the_scaled_clock() -> None:
 
 def test_a_cancelled_transaction_leaves_no_partial_write_and_no_stream_record(runtime: LocalStack) -> None:
     """The undo log that replaces moto's whole-table snapshot puts every named item back, streams included."""
-    wrapped = getattr(moto_dynamodb.DynamoDBBackend.transact_write_items, "__wrapped__", None).__wrapped__
-    source = inspect.getsource(wrapped)
+    hooked: Any = moto_dynamodb.DynamoDBBackend.transact_write_items  # serialized(undo-logged(moto's))
+    source = inspect.getsource(hooked.__wrapped__.__wrapped__)
     assert "copy.deepcopy(" in source, "moto changed how transactions snapshot tables; re-check the undo log"
     ddb = runtime.client("dynamodb")
     outcomes = runtime.physical_name("ExecutionOutcomesTable")
