@@ -19,6 +19,7 @@ import requests
 from local_runtime.api_server import LocalApiServer
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
+from local_runtime.event_tap import EventTap
 from local_runtime.identity import create_demo_user, id_token_for, load_demo_tenants
 from local_runtime.intents import new_intent
 from local_runtime.operations import TERMINAL_EXECUTION_STATES, ExecutionSummary, Operations
@@ -47,6 +48,7 @@ class SampleResult:
     outcome: str | None
     error_class: str | None
     api_status: str | None = None
+    published: list[str] = field(default_factory=list)  # detail-types the outbox published for it
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -128,6 +130,9 @@ def check(result: SampleResult) -> None:
     expected_api = result.sample.expect.get("outcome")
     if result.api_status != expected_api:
         result.problems.append(f"the API says {result.api_status}, expected {expected_api}")
+    outcome_event = "ACTION_EXECUTED" if result.outcome == "SUCCEEDED" else "ACTION_FAILED"
+    if sorted(result.published) != sorted(["SIGNAL_CREATED", outcome_event]):
+        result.problems.append(f"the outbox published {result.published or 'nothing'}")
 
 
 def read_statuses_through_the_api(stack: LocalStack, results: list[SampleResult], out: TextIO) -> None:
@@ -158,7 +163,16 @@ def read_statuses_through_the_api(stack: LocalStack, results: list[SampleResult]
 
 
 def format_results(results: list[SampleResult]) -> str:
-    header = ("sample", "intent", "execution", "outcome", "error class", "API status", "as expected")
+    header = (
+        "sample",
+        "intent",
+        "execution",
+        "outcome",
+        "error class",
+        "API status",
+        "events",
+        "as expected",
+    )
     rows = [
         (
             r.sample.name,
@@ -167,6 +181,7 @@ def format_results(results: list[SampleResult]) -> str:
             r.outcome or "-",
             r.error_class or "-",
             r.api_status or "-",
+            str(len(r.published)),
             "yes" if r.as_expected else "NO: " + "; ".join(r.problems),
         )
         for r in results
@@ -184,6 +199,7 @@ def run_demo(stack: LocalStack, out: TextIO, samples_path: Path = SAMPLE_INTENTS
     samples, tenant_settings = load_samples(samples_path)
     crm_token = secrets.token_urlsafe(24)
     crm = CrmTestServer(token=crm_token).start()
+    tap = EventTap(stack)
     try:
         ops = operations_for(stack)
         prepare(ops, crm, crm_token, tenant_settings)
@@ -199,13 +215,16 @@ def run_demo(stack: LocalStack, out: TextIO, samples_path: Path = SAMPLE_INTENTS
     finally:
         crm.stop()
     read_statuses_through_the_api(stack, results, out)
-    for result in results:
+    for result in results:  # the outbox publishes each outcome from the outcome table's stream
+        result.published = [e["detail-type"] for e in tap.events_for(result.action_intent_id)]
         check(result)
     print("", file=out)
     print(format_results(results), file=out)
     print(
         f"\nCRM test server received {crm.requests} request(s), created {len(crm.tasks)} task(s).", file=out
     )
+    published = sum(len(r.published) for r in results)
+    print(f"The outbox published {published} event(s) for {len(results)} outcome(s).", file=out)
     failed = [r for r in results if not r.as_expected]
     print(
         f"{len(results) - len(failed)}/{len(results)} executions ended as expected.",

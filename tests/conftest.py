@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from local_runtime.emulator import LocalEmulator, LocalStack
+from local_runtime.eventbridge import wait_for_deliveries
 from local_runtime.project import deploy_project
 
 # The real ASL runs unchanged; only the waits between its retries are shortened (seconds → tens of ms).
@@ -29,3 +30,19 @@ def runtime(local_emulator: LocalEmulator) -> LocalStack:
 def emulator(runtime: LocalStack) -> LocalStack:
     """Alias used by repository tests: `.client(service)` and `.physical_name(logical_id)`."""
     return runtime
+
+
+@pytest.fixture(autouse=True)
+def runtime_settled_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that used the runtime ends only when its stream records and events are delivered.
+
+    Otherwise the outbox publisher (or the finalizer) of one test runs during the next one, and its log
+    and metric lines land in that test's captured output.
+    """
+    yield
+    if "runtime" not in request.fixturenames:
+        return
+    stack: LocalStack = request.getfixturevalue("runtime")
+    for _ in range(2):  # an event can write an outcome, whose stream record publishes events
+        wait_for_deliveries()
+        stack.wait_for_streams()

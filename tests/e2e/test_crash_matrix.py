@@ -27,9 +27,10 @@ from execution_core.repositories.signals import SignalRepository
 from local_runtime import eventbridge
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
+from local_runtime.event_tap import EventTap
 from local_runtime.operations import Operations
 from local_runtime.sdk_events import OBSERVER, FaultKind
-from tests.e2e.conftest import CRM_TOKEN, EventTap, Tenant
+from tests.e2e.conftest import CRM_TOKEN, Tenant
 
 pytestmark = pytest.mark.emulator
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from execution_core.errors import ErrorCode
+from execution_core.models.execution import AttemptStatus, ExecutionAttempt
+from execution_core.services.identity import lease_id_for
 from local_runtime import execctl
 from local_runtime.operations import Operations
 from local_runtime.output import router
 from tests.e2e.conftest import Tenant
+from tests.unit import factories
 
 pytestmark = pytest.mark.emulator
 
@@ -33,8 +39,12 @@ COMMANDS = [
 
 
 @pytest.fixture(autouse=True)
-def quiet_functions() -> Iterator[None]:
-    """Keep the functions' own log lines out of what the CLI prints (as `make run` does)."""
+def quiet_functions(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Keep the functions' own log and metric lines out of what the CLI prints (as `make run` does).
+
+    After capsys, so the router is reinstalled over capsys's stream: EMF lines are `print`ed to
+    whatever sys.stdout is at the time, which must be the router for the divert to apply.
+    """
     router().divert = io.StringIO()
     yield
     router().divert = None
@@ -157,3 +167,61 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
         execctl.main([command, "--help"])
     assert exited.value.code == 0
     assert f"usage: execctl {command}" in capsys.readouterr().out
+
+
+def test_stuck_and_reconcile_find_and_record_an_attempt_nobody_finished(
+    local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An attempt held by an execution that no longer exists (its events lost): listed, then recorded."""
+    intent = tenant.intent()
+    machine = f"arn:aws:states:us-east-1:123456789012:execution:{ops.stack_name}-execution"
+    holder = f"{machine}:gone-{intent.action_intent_id}"
+    claim = ExecutionAttempt(
+        action_intent_id=intent.action_intent_id,
+        tenant_id=tenant.tenant_id,
+        account_id=tenant.account_id,
+        status=AttemptStatus.RUNNING,
+        attempt_count=1,
+        lease_id=lease_id_for(holder),
+        lease_expires_at=int(time.time()) + 600,
+        started_at=datetime.now(UTC) - timedelta(hours=1),
+        updated_at=datetime.now(UTC) - timedelta(hours=1),
+        trace_id=intent.trace_id,
+        execution_arn=holder,
+    )
+    started = factories.ledger_entry(
+        tenant_id=tenant.tenant_id,
+        account_id=tenant.account_id,
+        action_intent_id=intent.action_intent_id,
+        event_type="EXECUTION_STARTED",
+    )
+    ops.attempts.acquire_lease(
+        claim, started_entry=ops.ledger.ledger_put_item(started), holder_running=lambda _: True
+    )
+
+    code, out, _ = _run(capsys, "stuck", "--minutes", "30")
+    assert code == 0
+    assert f"{tenant.tenant_id}/{tenant.account_id}/{intent.action_intent_id}: RUNNING since" in out
+    code, out, _ = _run(capsys, "reconcile", "--dry-run", "--older-than", "0")
+    assert code == 0
+    assert f"{intent.action_intent_id}: WOULD_RECORD" in out
+    assert ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None
+    code, out, _ = _run(capsys, "reconcile", "--older-than", "0")
+    assert code == 0
+    assert f"{intent.action_intent_id}: RECORDED FAILED" in out
+    outcome = ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
+    assert outcome is not None
+    assert outcome.error_code is ErrorCode.EXECUTION_ENDED_UNRECORDED
+    code, out, _ = _run(capsys, "stuck", "--minutes", "30", "--json")
+    assert intent.action_intent_id not in out
+
+
+def test_dead_letters_when_there_are_none(
+    local_state: Path, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for letter in ops.dead_letters(hold_seconds=30):  # leftovers of other tests are dropped
+        ops.client("sqs").delete_message(
+            QueueUrl=ops.outputs["ApprovalDeadLetterQueueUrl"], ReceiptHandle=letter.receipt_handle
+        )
+    code, out, _ = _run(capsys, "dead-letters")
+    assert (code, out.strip()) == (0, "no approvals in the dead-letter queue")

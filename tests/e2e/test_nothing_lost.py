@@ -24,11 +24,12 @@ from execution_core.repositories.signals import SignalRepository
 from local_runtime import eventbridge, execctl
 from local_runtime.crm_server import AfterWrite, CrmTestServer
 from local_runtime.emulator import LocalEmulator, LocalStack
+from local_runtime.event_tap import EventTap
 from local_runtime.operations import Operations
 from local_runtime.output import router
 from local_runtime.project import LOCAL_PARAMETERS, operations_for
 from local_runtime.sdk_events import OBSERVER, FaultKind
-from tests.e2e.conftest import CRM_TOKEN, EventTap, Tenant
+from tests.e2e.conftest import CRM_TOKEN, Tenant
 
 pytestmark = pytest.mark.emulator
 

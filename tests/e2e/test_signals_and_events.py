@@ -14,8 +14,9 @@ from execution_core.models.ledger import LedgerEventType
 from execution_core.repositories.signals import SignalRepository
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
+from local_runtime.event_tap import EventTap
 from local_runtime.operations import Operations
-from tests.e2e.conftest import EventTap, Steps, Tenant
+from tests.e2e.conftest import Steps, Tenant
 
 pytestmark = pytest.mark.emulator
 
