@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from execution_core.errors import ExecutionError
 from execution_core.models.common import Identifier
 from local_runtime.cli import STATE_FILE, CliError
-from local_runtime.operations import Operations
+from local_runtime.operations import OperationFailedError, Operations
 
 EXIT_USAGE = 2
 _IDENTIFIER: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(Identifier)
@@ -45,6 +45,16 @@ def _limit(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 100:
         raise argparse.ArgumentTypeError(f"limit must be a number between 1 and 100, not {value!r}")
     return int(value)
+
+
+def _minutes(value: str) -> float:
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = -1.0
+    if not 0 <= minutes <= 1440:
+        raise argparse.ArgumentTypeError(f"minutes must be a number between 0 and 1440, not {value!r}")
+    return minutes
 
 
 def _operations(args: argparse.Namespace) -> Operations:
@@ -180,6 +190,13 @@ def cmd_stuck(ops: Operations, args: argparse.Namespace) -> None:
         )
 
 
+def cmd_republish(ops: Operations, args: argparse.Namespace) -> None:
+    published = ops.republish(args.tenant, args.account, args.intent)
+    if published is None:
+        raise CliError(f"no outcome is recorded for {args.intent} of {args.tenant}/{args.account}")
+    print(f"published again for {args.intent}: {', '.join(published)} (same dedupe key)")
+
+
 def cmd_publish_registry(ops: Operations, args: argparse.Namespace) -> None:
     for name, result in ops.publish_registry().items():
         print(f"{name}: {result.value}")
@@ -247,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_nothing_lost_commands(commands: Any) -> None:
-    """reconcile, dead-letters and stuck: what an operator does when something did not finish."""
+    """reconcile, dead-letters, stuck and republish: what an operator does when something did not finish."""
     reconcile = commands.add_parser(
         "reconcile", help="run the sweeper now: record what executions that ended outside the pipeline did"
     )
@@ -255,7 +272,7 @@ def _add_nothing_lost_commands(commands: Any) -> None:
     reconcile.add_argument("--limit", type=_limit, default=25, help="attempts to look at, 1-100 (default 25)")
     reconcile.add_argument(
         "--older-than",
-        type=float,
+        type=_minutes,
         default=2.0,
         metavar="MINUTES",
         help="only attempts started longer ago than this (default 2; 0: all)",
@@ -271,9 +288,16 @@ def _add_nothing_lost_commands(commands: Any) -> None:
     letters.set_defaults(handler=cmd_dead_letters)
 
     stuck = commands.add_parser("stuck", help="attempts RUNNING for longer than N minutes")
-    stuck.add_argument("--minutes", type=float, default=30.0, help="default 30")
+    stuck.add_argument("--minutes", type=_minutes, default=30.0, help="0-1440 (default 30)")
     stuck.add_argument("--json", action="store_true", help="print the attempts as JSON")
     stuck.set_defaults(handler=cmd_stuck)
+
+    republish = commands.add_parser(
+        "republish", help="publish a recorded outcome's events again (after a publisher dead letter)"
+    )
+    for name in ("tenant", "account", "intent"):
+        republish.add_argument(name, type=_identifier(name))
+    republish.set_defaults(handler=cmd_republish)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -286,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExecutionError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
+    except OperationFailedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except (ClientError, BotoCoreError) as exc:
         print(f"error: AWS call failed: {type(exc).__name__}", file=sys.stderr)
         return 1

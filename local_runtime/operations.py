@@ -1,7 +1,7 @@
 """Operator actions against a stack, local or deployed: everything goes through the AWS APIs and the
 shared package's repositories, found from the stack's outputs.
 
-Used by the local demo, the tests and (later) the operator CLI.
+Used by the local demo, the tests and the operator CLI (`execctl`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from execution_core.errors import ExecutionError
 from execution_core.models.adapters import ConnectorConfig, ConnectorType
 from execution_core.models.common import utc_now
 from execution_core.models.execution import ActionOutcome, ExecutionAttempt, ExecutionStatus
@@ -30,6 +31,8 @@ from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.repositories.registry import ActionTypeRegistryRepository, PublishResult
 from execution_core.repositories.status_read import StatusReadRepository
 from execution_core.repositories.tenants import TenantRepository
+from execution_core.services.events import EventPublisher
+from execution_core.services.outbox import OutcomeOutbox, outcome_events
 from execution_core.services.registry import publish_definitions
 from execution_core.services.status import derive_status, status_from_attempt
 from local_runtime.template import PROJECT_ROOT
@@ -37,6 +40,10 @@ from local_runtime.template import PROJECT_ROOT
 REGISTRY_DEFINITIONS = PROJECT_ROOT / "registry" / "action_types.json"
 ClientFactory = Callable[[str], Any]
 TERMINAL_EXECUTION_STATES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class OperationFailedError(Exception):
+    """The stack refused or failed what the operator asked (the message says what, never a secret)."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +190,7 @@ class Operations:
             ]
         )
         if response.get("FailedEntryCount"):
-            raise RuntimeError(f"ACTION_APPROVED was not accepted: {response['Entries']}")
+            raise OperationFailedError(f"ACTION_APPROVED was not accepted: {response['Entries']}")
         return str(response["Entries"][0]["EventId"])
 
     def executions_for(self, action_intent_id: str) -> list[ExecutionSummary]:
@@ -267,7 +274,7 @@ class Operations:
         )
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
-            raise RuntimeError(
+            raise OperationFailedError(
                 f"the reconciler failed: {payload.get('errorType')}: {payload.get('errorMessage')}"
             )
         return dict(payload)
@@ -312,11 +319,29 @@ class Operations:
             ]
         )
         if response.get("FailedEntryCount"):
-            raise RuntimeError(f"the approval was not accepted again: {response['Entries']}")
+            raise OperationFailedError(f"the approval was not accepted again: {response['Entries']}")
         self._client("sqs").delete_message(
             QueueUrl=self.outputs["ApprovalDeadLetterQueueUrl"], ReceiptHandle=letter.receipt_handle
         )
         return str(response["Entries"][0]["EventId"])
+
+    def republish(self, tenant_id: str, account_id: str, action_intent_id: str) -> list[str] | None:
+        """Publish a recorded outcome's events again, exactly as the outbox publisher does (same dedupe
+        keys, so consumers drop what they already had); None when no outcome is recorded. For records the
+        publisher dead-lettered, which Lambda's on-failure message names only by stream position."""
+        outcome = self.outcome(tenant_id, account_id, action_intent_id)
+        if outcome is None:
+            return None
+        publisher = EventPublisher(
+            client=self._client("events"),
+            bus_name=self.outputs["ExecutionEventBusName"],
+            source=self.outputs["ExecutionEventSource"],
+        )
+        try:
+            OutcomeOutbox(publisher).publish(outcome)
+        except ExecutionError as exc:
+            raise OperationFailedError(f"the events were not accepted: {exc.message}") from None
+        return [event.detail_type for event in outcome_events(outcome)]
 
     def stuck(self, older_than_minutes: float, limit: int = 100) -> list[ExecutionAttempt]:
         """Attempts still RUNNING that started more than ``older_than_minutes`` ago."""

@@ -34,6 +34,7 @@ COMMANDS = [
     "reconcile",
     "dead-letters",
     "stuck",
+    "republish",
     "publish-registry",
 ]
 
@@ -124,6 +125,10 @@ def test_approve_then_status_list_and_ledger(
         ["list", "t-1", "a-1", "--limit", "101"],
         ["list", "t-1", "a-1", "--limit", "abc"],
         ["approve", "t-1", "a-1"],
+        ["reconcile", "--older-than", "-1"],
+        ["reconcile", "--older-than", "soon"],
+        ["stuck", "--minutes", "nan"],
+        ["republish", "t-1", "a#1", "ai-1"],
         ["no-such-command"],
     ],
 )
@@ -141,6 +146,7 @@ def test_bad_usage_exits_2(local_state: Path, argv: list[str], capsys: pytest.Ca
         ["ledger", "t-unknown", "ai-unknown"],
         ["action-type", "disable", "t-unknown", "CREATE_CRM_TASK"],
         ["action-type", "disable", "tenant-acme", "NO_SUCH_ACTION"],
+        ["republish", "t-unknown", "a-unknown", "ai-unknown"],
     ],
 )
 def test_unknown_things_are_clear_errors(

@@ -21,6 +21,7 @@ import pytest
 from execution_core.errors import ErrorClass, ErrorCode
 from execution_core.models.execution import AttemptStatus, OutcomeStatus
 from execution_core.repositories.signals import SignalRepository
+from execution_core.services.outbox import outcome_signal
 from local_runtime import eventbridge, execctl
 from local_runtime.crm_server import AfterWrite, CrmTestServer
 from local_runtime.emulator import LocalEmulator, LocalStack
@@ -413,15 +414,21 @@ def test_a_batch_with_one_failing_record_reports_only_that_record(
     assert '"batchItemFailures": [{"itemIdentifier": "' + second + '"}]' in payload
 
 
-def test_a_record_that_can_never_be_published_goes_to_the_dead_letter_queue(
-    tenant: Tenant, ops: Operations, runtime: LocalStack
+def test_a_record_that_can_never_be_published_is_dead_lettered_then_republished_by_execctl(
+    tenant: Tenant,
+    ops: Operations,
+    runtime: LocalStack,
+    tap: EventTap,
+    local_state: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     publisher = runtime.function("OutcomePublisherFunction")
     poller = runtime.stream_pollers["OutcomePublisherStream"]
     before = poller.dead_lettered
+    intent = tenant.intent()
     publisher.inject_fault("EventPublishError", times=1_000)
     try:
-        assert tenant.run(tenant.intent()) == "SUCCEEDED"
+        assert tenant.run(intent) == "SUCCEEDED"
         _wait(lambda: poller.dead_lettered > before, timeout=60, what="the dead letter")
     finally:
         publisher.clear_faults()
@@ -432,6 +439,20 @@ def test_a_record_that_can_never_be_published_goes_to_the_dead_letter_queue(
     infos = [json.loads(m["Body"])["DDBStreamBatchInfo"] for m in messages.get("Messages", [])]
     assert infos
     assert all(i["streamArn"] == poller.mapping.stream_arn for i in infos)
+    assert tap.events_for(intent.action_intent_id) == []  # nothing went out
+
+    router().divert = io.StringIO()
+    try:
+        code = execctl.main(["republish", tenant.tenant_id, tenant.account_id, intent.action_intent_id])
+    finally:
+        router().divert = None
+    assert code == 0
+    assert "SIGNAL_CREATED, ACTION_EXECUTED" in capsys.readouterr().out
+    outcome = ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
+    assert outcome is not None
+    events = tap.events_for(intent.action_intent_id)
+    assert sorted(e["detail-type"] for e in events) == ["ACTION_EXECUTED", "SIGNAL_CREATED"]
+    assert {e["detail"]["dedupe_key"] for e in events} == {outcome_signal(outcome).dedupe_key}
 
 
 # ---------------------------------------------------------------- approvals are accounted for
