@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from execution_core.contracts import PreparedExecution, ToolCall
+from execution_core.contracts import PreparedExecution, tool_namespace
 from execution_core.models.adapters import InternalObject, InternalObjectKind
 from execution_core.models.intent import ActionIntent, ActionTarget, ApprovalSource
 from execution_core.services.artifacts import artifact_key
-from execution_core.services.identity import idempotency_key, internal_object_id, lease_id_for
-from execution_core.services.parameters import map_parameters
-from execution_core.services.prepare import lease_claim, started_entry
+from execution_core.services.identity import internal_object_id, lease_id_for
+from execution_core.services.prepare import lease_claim, prepared_execution, started_entry
 from local_runtime.identity import load_demo_tenants
 from local_runtime.operations import Operations
 
@@ -98,35 +97,12 @@ def sample_prepared(sample: SampleIntent, ops: Operations, now: datetime) -> Pre
     """What PrepareExecution would answer for the sample's execution (the recorder events carry it)."""
     intent = sample_intent(sample, now)
     entry = ops.registry.require(intent.action_type, intent.registry_version)
-    parameters = map_parameters(entry.parameter_mapping, intent.parameters)
-    return PreparedExecution(
-        action_intent_id=intent.action_intent_id,
-        tenant_id=intent.tenant_id,
-        account_id=intent.account_id,
+    return prepared_execution(
+        intent,
+        entry,
         execution_id=sample.execution_id,
-        lease_id=sample.lease_id,
-        attempt_count=1,
-        action_type=intent.action_type,
-        trace_id=intent.trace_id,
-        original_decision_id=intent.original_decision_id,
-        expires_at_epoch=intent.expires_at_epoch,
         started_at=SAMPLE_STARTED_AT,
-        idempotency_key=idempotency_key(
-            tenant_id=intent.tenant_id,
-            account_id=intent.account_id,
-            action_intent_id=intent.action_intent_id,
-            action_type=intent.action_type,
-            tool_name=entry.tool_name,
-            registry_version=entry.registry_version,
-            parameters=parameters,
-        ),
-        tool=ToolCall(
-            tool_name=entry.tool_name,
-            tool_schema_version=entry.tool_schema_version,
-            registry_version=entry.registry_version,
-            parameters=parameters,
-        ),
-        adapter_function=SAMPLE_ADAPTERS[entry.tool_name.split(".", 1)[0]],
+        adapter_function=SAMPLE_ADAPTERS[tool_namespace(entry.tool_name)],
     )
 
 

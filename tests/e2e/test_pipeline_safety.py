@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
+from execution_core.contracts import PreparedExecution
 from execution_core.errors import ErrorClass, ErrorCode
 from execution_core.models.adapters import InternalObjectKind
 from execution_core.models.execution import AttemptStatus, OutcomeStatus
 from execution_core.models.ledger import LedgerEventType
 from execution_core.repositories.internal_objects import InternalObjectRepository
 from execution_core.services.identity import lease_id_for
-from execution_core.services.prepare import lease_claim, started_entry
+from execution_core.services.prepare import lease_claim, prepared_execution, started_entry
 from local_runtime.crm_server import AfterWrite, CrmTestServer
 from local_runtime.emulator import LocalStack
 from local_runtime.operations import Operations
@@ -201,44 +202,16 @@ def _hold_lease(
     assert result.acquired
 
 
-def _prepared_without_lease(steps: Steps, tenant: Tenant, intent_id: str) -> Any:
-    """What PrepareExecution computes for the intent, without taking its lease (from a throwaway tenant)."""
-    from execution_core.contracts import PreparedExecution, ToolCall
-    from execution_core.services.identity import idempotency_key
-    from execution_core.services.parameters import map_parameters
-
+def _prepared_without_lease(steps: Steps, tenant: Tenant, intent_id: str) -> PreparedExecution:
+    """What PrepareExecution computes for the intent, without taking its lease."""
     intent = tenant.ops.intents.get(tenant.tenant_id, tenant.account_id, intent_id)
     assert intent is not None
     entry = tenant.ops.registry.require(intent.action_type, intent.registry_version)
-    parameters = map_parameters(entry.parameter_mapping, intent.parameters)
-    arn = steps.execution_arn(f"holder-{uuid.uuid4().hex}")
-    return PreparedExecution(
-        action_intent_id=intent_id,
-        tenant_id=tenant.tenant_id,
-        account_id=tenant.account_id,
-        execution_id=arn,
-        lease_id=lease_id_for(arn),
-        attempt_count=1,
-        action_type=intent.action_type,
-        trace_id=intent.trace_id,
-        original_decision_id=intent.original_decision_id,
-        expires_at_epoch=intent.expires_at_epoch,
+    return prepared_execution(
+        intent,
+        entry,
+        execution_id=steps.execution_arn(f"holder-{uuid.uuid4().hex}"),
         started_at=datetime.now(UTC),
-        idempotency_key=idempotency_key(
-            tenant_id=tenant.tenant_id,
-            account_id=tenant.account_id,
-            action_intent_id=intent_id,
-            action_type=intent.action_type,
-            tool_name=entry.tool_name,
-            registry_version=entry.registry_version,
-            parameters=parameters,
-        ),
-        tool=ToolCall(
-            tool_name=entry.tool_name,
-            tool_schema_version=entry.tool_schema_version,
-            registry_version=entry.registry_version,
-            parameters=parameters,
-        ),
         adapter_function=steps.runtime.arn("InternalAdapterFunction"),
     )
 

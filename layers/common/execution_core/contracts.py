@@ -61,7 +61,12 @@ class ToolCall(FrozenModel):
 
     @property
     def namespace(self) -> str:
-        return self.tool_name.split(".", 1)[0]
+        return tool_namespace(self.tool_name)
+
+
+def tool_namespace(tool_name: str) -> str:
+    """The adapter family a tool belongs to: ``internal`` for ``internal.create_note``."""
+    return tool_name.split(".", 1)[0]
 
 
 class PreparedExecution(FrozenModel):

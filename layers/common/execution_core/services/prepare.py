@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from execution_core.contracts import PreparedExecution, PrepareRequest, ToolCall
+from execution_core.contracts import PreparedExecution, PrepareRequest, ToolCall, tool_namespace
 from execution_core.errors import (
     ConfigurationError,
     DuplicateStartError,
@@ -18,7 +18,7 @@ from execution_core.errors import (
     IntentNotFoundError,
     StateConflictError,
 )
-from execution_core.models import ActionTypeRegistryEntry, AttemptStatus, ExecutionAttempt
+from execution_core.models import ActionIntent, ActionTypeRegistryEntry, AttemptStatus, ExecutionAttempt
 from execution_core.models.common import utc_now
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
 from execution_core.repositories.attempts import ExecutionAttemptRepository, HolderRunning
@@ -72,40 +72,12 @@ class ExecutionPreparer:
         if int(self.clock().timestamp()) >= intent.expires_at_epoch:
             raise IntentExpiredError()  # fail fast; the adapter checks again right before the effect
         entry = self.registry.require(intent.action_type, intent.registry_version)
-        tool = ToolCall(
-            tool_name=entry.tool_name,
-            tool_schema_version=entry.tool_schema_version,
-            registry_version=entry.registry_version,
-            parameters=map_parameters(entry.parameter_mapping, intent.parameters),
-        )
-        adapter = self.adapters.get(tool.namespace)
+        adapter = self.adapters.get(tool_namespace(entry.tool_name))
         if adapter is None:
-            raise ConfigurationError(f"no adapter function is configured for tool namespace {tool.namespace}")
-        key = idempotency_key(
-            tenant_id=intent.tenant_id,
-            account_id=intent.account_id,
-            action_intent_id=intent.action_intent_id,
-            action_type=intent.action_type,
-            tool_name=tool.tool_name,
-            registry_version=tool.registry_version,
-            parameters=tool.parameters,
-        )
+            raise ConfigurationError(f"no adapter function is configured for tool {entry.tool_name}")
         now = self.clock()
-        prepared = PreparedExecution(
-            action_intent_id=intent.action_intent_id,
-            tenant_id=intent.tenant_id,
-            account_id=intent.account_id,
-            execution_id=request.execution_id,
-            lease_id=lease_id_for(request.execution_id),
-            attempt_count=1,
-            action_type=intent.action_type,
-            trace_id=intent.trace_id,
-            original_decision_id=intent.original_decision_id,
-            expires_at_epoch=intent.expires_at_epoch,
-            started_at=now,
-            idempotency_key=key,
-            tool=tool,
-            adapter_function=adapter,
+        prepared = prepared_execution(
+            intent, entry, execution_id=request.execution_id, started_at=now, adapter_function=adapter
         )
         lease = self.attempts.acquire_lease(
             lease_claim(prepared, now, self.lease_seconds),
@@ -118,6 +90,49 @@ class ExecutionPreparer:
         return prepared.model_copy(
             update={"attempt_count": lease.attempt.attempt_count, "started_at": lease.attempt.started_at}
         )
+
+
+def prepared_execution(
+    intent: ActionIntent,
+    entry: ActionTypeRegistryEntry,
+    *,
+    execution_id: str,
+    started_at: datetime,
+    adapter_function: str,
+) -> PreparedExecution:
+    """What Prepare hands on for ``intent`` under ``entry``: the mapped tool call and the idempotency key
+    (over the action type and the mapped parameters), for the first attempt of ``execution_id``."""
+    tool = ToolCall(
+        tool_name=entry.tool_name,
+        tool_schema_version=entry.tool_schema_version,
+        registry_version=entry.registry_version,
+        parameters=map_parameters(entry.parameter_mapping, intent.parameters),
+    )
+    key = idempotency_key(
+        tenant_id=intent.tenant_id,
+        account_id=intent.account_id,
+        action_intent_id=intent.action_intent_id,
+        action_type=intent.action_type,
+        tool_name=tool.tool_name,
+        registry_version=tool.registry_version,
+        parameters=tool.parameters,
+    )
+    return PreparedExecution(
+        action_intent_id=intent.action_intent_id,
+        tenant_id=intent.tenant_id,
+        account_id=intent.account_id,
+        execution_id=execution_id,
+        lease_id=lease_id_for(execution_id),
+        attempt_count=1,
+        action_type=intent.action_type,
+        trace_id=intent.trace_id,
+        original_decision_id=intent.original_decision_id,
+        expires_at_epoch=intent.expires_at_epoch,
+        started_at=started_at,
+        idempotency_key=key,
+        tool=tool,
+        adapter_function=adapter_function,
+    )
 
 
 def lease_claim(prepared: PreparedExecution, now: datetime, lease_seconds: int) -> ExecutionAttempt:
