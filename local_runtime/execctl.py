@@ -139,7 +139,10 @@ def cmd_ledger(ops: Operations, args: argparse.Namespace) -> None:
 
 def cmd_reconcile(ops: Operations, args: argparse.Namespace) -> None:
     report = ops.reconcile(
-        dry_run=args.dry_run, limit=args.limit, older_than_seconds=int(args.older_than * 60)
+        dry_run=args.dry_run,
+        limit=args.limit,
+        older_than_seconds=int(args.older_than * 60),
+        include_deferred=args.all,
     )
     if args.json:
         _print(report)
@@ -148,7 +151,8 @@ def cmd_reconcile(ops: Operations, args: argparse.Namespace) -> None:
     counted = report["would_record"] if args.dry_run else report["recorded"]
     print(
         f"checked {report['checked']} running attempt(s): {verb} {counted}, "
-        f"{report['still_running']} still running, {report['in_doubt']} in doubt"
+        f"{report['still_running']} still running, {report['in_doubt']} in doubt, {report['error']} failed"
+        + (" (time was up: the rest is left for the next run)" if report["left_for_next_run"] else "")
     )
     for result in report["results"]:
         print(f"  {result['action_intent_id']}: {result['disposition']} {result['status'] or ''}".rstrip())
@@ -188,6 +192,22 @@ def cmd_stuck(ops: Operations, args: argparse.Namespace) -> None:
             f"{attempt.tenant_id}/{attempt.account_id}/{attempt.action_intent_id}: RUNNING{doubt} since "
             f"{attempt.started_at.isoformat()} (attempt {attempt.attempt_count})"
         )
+
+
+def cmd_not_executed(ops: Operations, args: argparse.Namespace) -> None:
+    entries = ops.ledger.list_unattributed(args.limit)
+    if args.json:
+        _print([e.model_dump(mode="json", exclude_none=True) for e in entries])
+        return
+    if not entries:
+        print("no approval of an unstored intent has been recorded")
+        return
+    for entry in entries:
+        print(
+            f"{entry.occurred_at.isoformat()}  {entry.tenant_id}/{entry.account_id}/{entry.action_intent_id}"
+            f"  {entry.details.get('error_code', '-')}  execution {entry.execution_name}"
+        )
+    print(f"{len(entries)} approval(s) named an intent that was not stored; approve it again once it is")
 
 
 def cmd_republish(ops: Operations, args: argparse.Namespace) -> None:
@@ -264,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_nothing_lost_commands(commands: Any) -> None:
-    """reconcile, dead-letters, stuck and republish: what an operator does when something did not finish."""
+    """reconcile, dead-letters, stuck, not-executed, republish: when something did not finish."""
     reconcile = commands.add_parser(
         "reconcile", help="run the sweeper now: record what executions that ended outside the pipeline did"
     )
@@ -276,6 +296,11 @@ def _add_nothing_lost_commands(commands: Any) -> None:
         default=2.0,
         metavar="MINUTES",
         help="only attempts started longer ago than this (default 2; 0: all)",
+    )
+    reconcile.add_argument(
+        "--all",
+        action="store_true",
+        help="also the attempts the sweeper put back for later (in doubt, still running, failed)",
     )
     reconcile.add_argument("--json", action="store_true", help="print the sweeper's report as JSON")
     reconcile.set_defaults(handler=cmd_reconcile)
@@ -291,6 +316,14 @@ def _add_nothing_lost_commands(commands: Any) -> None:
     stuck.add_argument("--minutes", type=_minutes, default=30.0, help="0-1440 (default 30)")
     stuck.add_argument("--json", action="store_true", help="print the attempts as JSON")
     stuck.set_defaults(handler=cmd_stuck)
+
+    not_executed = commands.add_parser(
+        "not-executed",
+        help="approvals that ran nothing because their intent was not stored (kept outside every tenant)",
+    )
+    not_executed.add_argument("--limit", type=_limit, default=20, help="1-100 (default 20), newest first")
+    not_executed.add_argument("--json", action="store_true", help="print the entries as JSON")
+    not_executed.set_defaults(handler=cmd_not_executed)
 
     republish = commands.add_parser(
         "republish", help="publish a recorded outcome's events again (after a publisher dead letter)"

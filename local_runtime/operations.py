@@ -264,10 +264,20 @@ class Operations:
 
     # ---------------------------------------------------------------- nothing is lost
     def reconcile(
-        self, *, dry_run: bool = False, limit: int = 25, older_than_seconds: int = 120
+        self,
+        *,
+        dry_run: bool = False,
+        limit: int = 25,
+        older_than_seconds: int = 120,
+        include_deferred: bool = False,
     ) -> dict[str, Any]:
         """Run the sweeper now (the deployed reconciler function), and return its report."""
-        request = {"dry_run": dry_run, "limit": limit, "older_than_seconds": older_than_seconds}
+        request = {
+            "dry_run": dry_run,
+            "limit": limit,
+            "older_than_seconds": older_than_seconds,
+            "include_deferred": include_deferred,
+        }
         response = self._client("lambda").invoke(
             FunctionName=self.outputs["ReconcilerFunctionName"],
             Payload=json.dumps({"sweep": request}).encode(),
@@ -345,7 +355,7 @@ class Operations:
 
     def stuck(self, older_than_minutes: float, limit: int = 100) -> list[ExecutionAttempt]:
         """Attempts still RUNNING that started more than ``older_than_minutes`` ago."""
-        return self.attempts.list_running(utc_now() - timedelta(minutes=older_than_minutes), limit)
+        return self.attempts.list_started_before(utc_now() - timedelta(minutes=older_than_minutes), limit)
 
     # ---------------------------------------------------------------- reading results
     @property

@@ -33,6 +33,8 @@ class SweepRequest(OpenModel):
     limit: Annotated[int, Field(ge=1, le=100)] = SWEEP_LIMIT
     # Attempts younger than this are left to the pipeline; an operator may look at all of them (0).
     older_than_seconds: Annotated[int, Field(ge=0, le=86_400)] = int(SWEEP_GRACE.total_seconds())
+    # The sweeper defers what it could not settle; an operator may ask for everything now.
+    include_deferred: bool = False
 
 
 settings = load_settings(RecorderSettings, "reconciler")
@@ -72,12 +74,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     else:
         raise InvalidInputError("expected a status-change event, a scheduled event or {'sweep': {...}}")
     report = reconciler.sweep(
-        limit=request.limit, dry_run=request.dry_run, older_than=timedelta(seconds=request.older_than_seconds)
+        limit=request.limit,
+        dry_run=request.dry_run,
+        older_than=timedelta(seconds=request.older_than_seconds),
+        include_deferred=request.include_deferred,
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     if not request.dry_run:  # the sweeper's own figures; SweeperFinalized > 0 means it found work (alarm)
         metrics.count(MetricName.SWEEPER_CHECKED, report.checked)
         metrics.count(MetricName.SWEEPER_FINALIZED, report.count(Disposition.RECORDED))
         metrics.count(MetricName.SWEEPER_IN_DOUBT, report.count(Disposition.IN_DOUBT))
+        metrics.count(MetricName.SWEEPER_ERRORS, report.count(Disposition.ERROR))
     summary = report.as_dict()
     logger.info(
         "sweep done",

@@ -11,7 +11,6 @@ effect exists, never a second effect, no RUNNING attempt, and the execution's st
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -272,7 +271,54 @@ def test_fault_at_every_call_ends_identical_or_terminal_and_consistent(
     assert fault.fired, f"{function} never made call {call}"
     if _comparable(summary) == clean[name][1]:
         return
-    _assert_terminal_and_consistent(matrix, tenant, intent_id, summary, crm_server, crm_before)
+    went_in_doubt = _in_doubt(summary)
+    if went_in_doubt:
+        # A crash can lose the knowledge of whether a CRM request went out (its reservation committed,
+        # the answer never arrived): the honest record is "in doubt". It must say so consistently, and
+        # settle without a person as soon as the CRM can be asked.
+        assert scenario.action_type == "CREATE_CRM_TASK", summary
+        assert summary["outcome"] is None, summary
+        summary = _settle_in_doubt(matrix, tenant, intent_id)
+    _assert_terminal_and_consistent(
+        matrix, tenant, intent_id, summary, crm_server, crm_before, went_in_doubt=went_in_doubt
+    )
+
+
+def _in_doubt(summary: dict[str, Any]) -> bool:
+    attempt = summary["attempt"]
+    return attempt is not None and attempt[0] is AttemptStatus.RUNNING and attempt[3] is True
+
+
+def _settle_in_doubt(matrix: Matrix, tenant: Tenant, intent_id: str) -> dict[str, Any]:
+    """The CRM answers again (the credential is fixed) and the last request is long over; the finalizer
+    (here: a replayed status-change event) asks the adapter to look the write up, and records."""
+    ops = matrix.ops
+    ops.connect_crm(tenant.tenant_id, tenant.account_id, matrix.crm.base_url, CRM_TOKEN)
+    attempt = ops.attempt(tenant.tenant_id, tenant.account_id, intent_id)
+    assert attempt is not None
+    assert attempt.execution_arn is not None
+    ops.client("dynamodb").update_item(
+        TableName=ops.outputs["ExternalWritesTableName"],
+        Key={"pk": {"S": attempt.idempotency_key}},
+        UpdateExpression="SET created_at = :then",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":then": {"S": "2020-01-01T00:00:00.000000Z"}},
+    )
+    sfn = matrix.runtime.client("stepfunctions")
+    ended = {
+        "detail-type": eventbridge.STATUS_CHANGE,
+        "source": "aws.states",
+        "detail": {
+            "executionArn": attempt.execution_arn,
+            "status": "FAILED",
+            "input": sfn.describe_execution(executionArn=attempt.execution_arn)["input"],
+        },
+    }
+    answer, failed = matrix.runtime.function("ReconcilerFunction").invoke(ended)
+    assert not failed, answer
+    assert '"RECORDED"' in answer, answer
+    matrix.runtime.wait_for_streams()
+    return matrix.summary(tenant, intent_id)
 
 
 def _assert_terminal_and_consistent(
@@ -282,6 +328,8 @@ def _assert_terminal_and_consistent(
     summary: dict[str, Any],
     crm: CrmTestServer,
     crm_before: int,
+    *,
+    went_in_doubt: bool = False,
 ) -> None:
     ops = matrix.ops
     attempt = ops.attempt(tenant.tenant_id, tenant.account_id, intent_id)
@@ -317,14 +365,13 @@ def _assert_terminal_and_consistent(
         OutcomeStatus.EXPIRED: "ExecutionExpired",
     }[outcome.status]
     assert (status == "SUCCEEDED") is (outcome.status is OutcomeStatus.SUCCEEDED), summary
-    assert error == expected_error, summary
+    # An execution that ended in doubt keeps saying so; its outcome was settled after it ended.
+    assert error == ("OutcomeInDoubt" if went_in_doubt else expected_error), summary
     assert summary["late_duplicate"] == ("SUCCEEDED", ["PrepareExecution", "DuplicateIgnored"]), summary
 
 
-def test_the_matrix_covers_all_four_fault_kinds_at_every_call() -> None:
-    cases = _cases()
-    assert len(cases) == 4 * sum(len(s.calls) for s in SCENARIOS.values())
-    assert {kind for _, _, kind in cases} == set(FaultKind)
-    assert json.dumps(sorted({c[0] for s in SCENARIOS.values() for c in s.calls})) == json.dumps(
-        sorted({PREPARE, INTERNAL, CRM, RECORD, RECORD_FAILURE, PUBLISH, RECONCILE})
-    )
+def test_every_function_of_the_pipeline_is_in_the_matrix(runtime: LocalStack) -> None:
+    """A function added to the template without a place in the matrix fails here (only the status API,
+    which writes nothing, is out of it)."""
+    in_matrix = {call[0] for scenario in SCENARIOS.values() for call in scenario.calls}
+    assert set(runtime.functions) - {"ExecutionStatusApiFunction"} == in_matrix

@@ -34,6 +34,7 @@ COMMANDS = [
     "reconcile",
     "dead-letters",
     "stuck",
+    "not-executed",
     "republish",
     "publish-registry",
 ]
@@ -208,11 +209,11 @@ def test_stuck_and_reconcile_find_and_record_an_attempt_nobody_finished(
     code, out, _ = _run(capsys, "stuck", "--minutes", "30")
     assert code == 0
     assert f"{tenant.tenant_id}/{tenant.account_id}/{intent.action_intent_id}: RUNNING since" in out
-    code, out, _ = _run(capsys, "reconcile", "--dry-run", "--older-than", "0")
+    code, out, _ = _run(capsys, "reconcile", "--dry-run", "--older-than", "0", "--limit", "100")
     assert code == 0
     assert f"{intent.action_intent_id}: WOULD_RECORD" in out
     assert ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None
-    code, out, _ = _run(capsys, "reconcile", "--older-than", "0")
+    code, out, _ = _run(capsys, "reconcile", "--older-than", "0", "--limit", "100", "--all")
     assert code == 0
     assert f"{intent.action_intent_id}: RECORDED FAILED" in out
     outcome = ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
@@ -231,3 +232,18 @@ def test_dead_letters_when_there_are_none(
         )
     code, out, _ = _run(capsys, "dead-letters")
     assert (code, out.strip()) == (0, "no approvals in the dead-letter queue")
+
+
+def test_not_executed_lists_approvals_of_unstored_intents(
+    local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intent = tenant.intent(store=False)
+    assert tenant.run(intent) == "FAILED"
+
+    code, out, _ = _run(capsys, "not-executed", "--limit", "100")
+    assert code == 0
+    assert f"{tenant.tenant_id}/{tenant.account_id}/{intent.action_intent_id}  INTENT_NOT_FOUND" in out
+    code, out, _ = _run(capsys, "not-executed", "--json", "--limit", "100")
+    assert code == 0
+    mine = [e for e in json.loads(out) if e["action_intent_id"] == intent.action_intent_id]
+    assert [e["event_type"] for e in mine] == ["APPROVAL_NOT_EXECUTED"]

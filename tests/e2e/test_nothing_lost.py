@@ -30,7 +30,7 @@ from local_runtime.operations import Operations
 from local_runtime.output import router
 from local_runtime.project import LOCAL_PARAMETERS, operations_for
 from local_runtime.sdk_events import OBSERVER, FaultKind
-from tests.e2e.conftest import CRM_TOKEN, Tenant
+from tests.e2e.conftest import CRM_TOKEN, Steps, Tenant
 
 pytestmark = pytest.mark.emulator
 
@@ -114,9 +114,11 @@ def test_stop_execution_mid_crm_call_is_recorded_from_the_effect_without_a_new_a
 def test_an_abort_heard_while_the_write_is_in_flight_is_left_in_doubt_then_settled(
     tenant: Tenant, ops: Operations, runtime: LocalStack, crm_server: CrmTestServer, tap: EventTap
 ) -> None:
-    """In AWS the status change can arrive before the adapter's call returns: the finalizer finds the
-    write reserved and unconfirmed, looks it up, finds nothing yet, and leaves it in doubt (no verdict
-    while the call may still land). The real end of the execution then settles it."""
+    """As in AWS: the ABORTED event arrives at once, while the adapter's call is still under way (the
+    emulator's own event, which waits for the call, is held back). The finalizer finds the write reserved
+    and unconfirmed, looks it up, finds nothing yet, and leaves it in doubt (no verdict while the call may
+    still land). The sweeper's next run settles it from what the call did."""
+    eventbridge.pause_status_events(True)  # the only status change is the early one below
     intent = tenant.intent("CREATE_CRM_TASK")
     held = HeldCall(crm_server)
     ops.approve(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
@@ -146,8 +148,15 @@ def test_an_abort_heard_while_the_write_is_in_flight_is_left_in_doubt_then_settl
     assert ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None
     held.release.set()
     (ended,) = ops.wait_for_executions(intent.action_intent_id)
-    _settled(runtime)
     assert ended.status == "ABORTED"
+    _wait(lambda: _write_status(ops, attempt.idempotency_key) == "COMPLETED", what="the adapter's finalize")
+    _settled(runtime)
+    assert ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None  # nobody else
+
+    result = _swept(ops, intent.action_intent_id)  # the sweeper's next run
+
+    assert result["disposition"] == "RECORDED", result
+    _settled(runtime)
     _assert_succeeded_with_the_task(ops, runtime, tap, tenant, intent.action_intent_id, crm_server)
 
 
@@ -187,9 +196,9 @@ def test_a_machine_timeout_mid_crm_call_is_recorded_from_the_effect(
     _wait(lambda: len(crm_server.tasks) == 1, what="the held write")
     _wait(lambda: _write_status(ops, attempt.idempotency_key) == "COMPLETED", what="the adapter's finalize")
 
-    report = ops.reconcile(older_than_seconds=0)  # the sweeper's next run
+    result = _swept(ops, intent.action_intent_id)  # the sweeper's next run
 
-    assert report["recorded"] == 1, report
+    assert result["disposition"] == "RECORDED", result
     _settled(short_machine)
     _assert_succeeded_with_the_task(ops, short_machine, tap, tenant, intent.action_intent_id, crm_server)
 
@@ -210,12 +219,13 @@ def test_a_failure_recorder_failing_every_retry_is_finalized_by_the_sweeper(
     assert ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None
     runtime.function("ExecutionFailureRecorderFunction").clear_faults()
 
-    report = ops.reconcile(older_than_seconds=0)
+    result = _swept(ops, intent.action_intent_id)
 
-    mine = [r for r in report["results"] if r["action_intent_id"] == intent.action_intent_id]
-    assert mine == [
-        {"action_intent_id": intent.action_intent_id, "disposition": "RECORDED", "status": "FAILED"}
-    ]
+    assert result == {
+        "action_intent_id": intent.action_intent_id,
+        "disposition": "RECORDED",
+        "status": "FAILED",
+    }
     outcome = ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
     assert outcome is not None
     assert (outcome.status, outcome.error_code) == (
@@ -238,13 +248,11 @@ def test_the_sweeper_run_twice_over_the_same_state_changes_nothing_the_second_ti
     intent = tenant.intent()
     assert tenant.run(intent) == "FAILED"  # the note exists; nothing recorded it
 
-    first = ops.reconcile(older_than_seconds=0)
+    first = _swept(ops, intent.action_intent_id)
     after_first = _records(ops, tenant, intent.action_intent_id)
-    second = ops.reconcile(older_than_seconds=0)
+    second = ops.reconcile(limit=100, older_than_seconds=0, include_deferred=True)  # everything running
 
-    assert intent.action_intent_id in [
-        r["action_intent_id"] for r in first["results"] if r["disposition"] == "RECORDED"
-    ]
+    assert first["disposition"] == "RECORDED", first
     assert intent.action_intent_id not in [r["action_intent_id"] for r in second["results"]]
     assert _records(ops, tenant, intent.action_intent_id) == after_first
     outcome = ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
@@ -265,6 +273,43 @@ def _records(ops: Operations, tenant: Tenant, intent_id: str) -> Any:
     )
 
 
+def test_attempts_the_sweeper_cannot_settle_never_block_the_ones_behind_them(
+    tenant: Tenant, ops: Operations, steps: Steps, crm_server: CrmTestServer
+) -> None:
+    """Two CRM writes in doubt under a tenant stop (unsettleable for as long as the stop lasts) are older
+    than a settleable attempt; a sweep of two attempts at a time still reaches it, because what it cannot
+    settle it puts back for later instead of looking at it again on every run."""
+    stuck = []
+    for _ in range(2):
+        prepared = steps.prepare(tenant, tenant.intent("CREATE_CRM_TASK"))
+        crm_server.write_then(AfterWrite.DROP)
+        _, failed = steps.invoke("CrmAdapterFunction", prepared)  # the answer is lost: in doubt
+        assert failed
+        stuck.append(prepared["action_intent_id"])
+    ops.set_tenant_execution(tenant.tenant_id, False)
+    other = Tenant(f"t-{uuid.uuid4().hex[:10]}", f"acct-{uuid.uuid4().hex[:8]}", ops)
+    ops.configure_tenant(other.tenant_id, [other.account_id])
+    behind = steps.prepare(other, other.intent())["action_intent_id"]  # its execution ended unrecorded
+
+    looked_at: dict[str, list[str]] = {}
+    for _ in range(60):  # the session's other leftovers are in the queue too; each run takes two
+        for result in ops.reconcile(limit=2, older_than_seconds=0)["results"]:
+            looked_at.setdefault(result["action_intent_id"], []).append(result["disposition"])
+        if behind in looked_at:
+            break
+
+    assert looked_at.get(behind) == ["RECORDED"]
+    assert [looked_at.get(intent_id) for intent_id in stuck] == [["IN_DOUBT"], ["IN_DOUBT"]]  # then deferred
+    outcome = ops.outcome(other.tenant_id, other.account_id, behind)
+    assert outcome is not None
+    assert outcome.error_code is ErrorCode.EXECUTION_ENDED_UNRECORDED
+    assert len(crm_server.tasks) == 2  # the stopped scope was not even looked up, nothing was written again
+    for intent_id in stuck:
+        attempt = ops.attempt(tenant.tenant_id, tenant.account_id, intent_id)
+        assert attempt is not None
+        assert (attempt.status, attempt.in_doubt) == (AttemptStatus.RUNNING, True)
+
+
 def test_a_dry_run_says_what_it_would_record_and_records_nothing(
     tenant: Tenant, ops: Operations, runtime: LocalStack
 ) -> None:
@@ -274,13 +319,13 @@ def test_a_dry_run_says_what_it_would_record_and_records_nothing(
     intent = tenant.intent()
     assert tenant.run(intent) == "FAILED"
 
-    report = ops.reconcile(dry_run=True, older_than_seconds=0)
+    result = _swept(ops, intent.action_intent_id, dry_run=True)
 
-    assert {
+    assert result == {
         "action_intent_id": intent.action_intent_id,
         "disposition": "WOULD_RECORD",
         "status": None,
-    } in report["results"]
+    }
     assert ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None
 
 
@@ -326,12 +371,12 @@ def test_a_write_that_never_happened_is_failed_once_nothing_can_still_land(
     _age_reservation(ops, attempt.idempotency_key or "", minutes=10)
 
     ops.set_global_stop(True, reason="CRM incident")
-    stopped = ops.reconcile(older_than_seconds=0)
-    assert _result(stopped, intent_id)["disposition"] == "IN_DOUBT"  # a stop covers lookups too
+    assert _swept(ops, intent_id)["disposition"] == "IN_DOUBT"  # a stop covers lookups too
     ops.set_global_stop(False)
-    report = ops.reconcile(older_than_seconds=0)
+    assert all(r["action_intent_id"] != intent_id for r in ops.reconcile(older_than_seconds=0)["results"])
+    result = _swept(ops, intent_id, include_deferred=True)  # deferred, not forgotten
 
-    assert _result(report, intent_id) == {
+    assert result == {
         "action_intent_id": intent_id,
         "disposition": "RECORDED",
         "status": "FAILED",
@@ -349,9 +394,16 @@ def global_stop_off(ops: Operations) -> Iterator[None]:
     ops.set_global_stop(False)
 
 
-def _result(report: dict[str, Any], intent_id: str) -> dict[str, Any]:
-    (result,) = [r for r in report["results"] if r["action_intent_id"] == intent_id]
-    return dict(result)
+def _swept(ops: Operations, intent_id: str, **options: Any) -> dict[str, Any]:
+    """The sweeper's result for ``intent_id``: it runs (a page of 100 at a time) until it has looked at
+    the attempt, as its schedule would; other tests' leftovers are in the same queue, ahead of it."""
+    for _ in range(10):
+        report = ops.reconcile(limit=100, older_than_seconds=0, **options)
+        mine = [r for r in report["results"] if r["action_intent_id"] == intent_id]
+        if mine:
+            (result,) = mine
+            return dict(result)
+    raise AssertionError(f"the sweeper never reached {intent_id}")
 
 
 def _age_reservation(ops: Operations, key: str, minutes: int) -> None:

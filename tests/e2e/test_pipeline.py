@@ -216,7 +216,8 @@ def test_approval_of_an_unstored_intent_ends_visibly_and_blocks_nothing(
     tenant: Tenant, ops: Operations, runtime: LocalStack
 ) -> None:
     """Retried for a bounded time, then FAILED with an audit entry keyed by the execution: no attempt, no
-    outcome, nothing in any partition but the one the event names; a later approval runs normally."""
+    outcome, nothing in the partition the event names (no stored intent vouches for that tenant), the
+    entry in the unattributed ledger; a later approval runs normally."""
     intent = tenant.intent(store=False)
 
     assert tenant.run(intent) == "FAILED"
@@ -227,9 +228,11 @@ def test_approval_of_an_unstored_intent_ends_visibly_and_blocks_nothing(
     assert prepare_attempts == 1  # one state, retried inside it
     assert ops.attempt(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None
     assert ops.outcome(tenant.tenant_id, tenant.account_id, intent.action_intent_id) is None
-    (entry,) = ops.ledger_entries(tenant.tenant_id, intent.action_intent_id)
-    assert entry.event_type is LedgerEventType.APPROVAL_NOT_EXECUTED
+    assert ops.ledger_entries(tenant.tenant_id, intent.action_intent_id) == []
+    (entry,) = [e for e in ops.ledger.list_unattributed(200) if e.action_intent_id == intent.action_intent_id]
+    assert (entry.event_type, entry.tenant_id) == (LedgerEventType.APPROVAL_NOT_EXECUTED, tenant.tenant_id)
     assert entry.details["error_code"] == "INTENT_NOT_FOUND"
+    assert entry.execution_name == execution.execution_arn.rsplit(":", 1)[-1]
 
     assert ops.put_intent(intent)
     ops.approve(tenant.tenant_id, tenant.account_id, intent.action_intent_id)
@@ -240,7 +243,6 @@ def test_approval_of_an_unstored_intent_ends_visibly_and_blocks_nothing(
     assert outcome.status is OutcomeStatus.SUCCEEDED
     assert _internal_objects(runtime, tenant) == 1
     assert _ledger_types(ops, tenant, intent.action_intent_id) == [
-        LedgerEventType.APPROVAL_NOT_EXECUTED,
         LedgerEventType.EXECUTION_STARTED,
         LedgerEventType.ACTION_EXECUTED,
         LedgerEventType.SIGNAL,

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from execution_core.adapters.crm import CrmSettings, CrmTaskAdapter, SecretsManagerSource, build_http_pool
-from execution_core.contracts import PreparedExecution, ToolCall
+from execution_core.contracts import PreparedExecution, ResolveRequest, ToolCall
 from execution_core.errors import (
     AuthError,
     ConfigurationError,
@@ -62,6 +62,7 @@ from execution_core.repositories import (
 )
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
+from execution_core.services.effects import EffectState
 from execution_core.services.identity import idempotency_key, lease_id_for
 from execution_core.services.prepare import lease_claim, started_entry
 from execution_core.settings import load_settings
@@ -641,6 +642,108 @@ def test_an_update_answered_without_a_body_is_settled_by_a_lookup(
 
     mine = server.tasks_with(request.idempotency_key)
     assert [t.task_id for t in mine] == [response.tool_run_ref]
+
+
+@pytest.mark.parametrize(("status", "error"), [(429, RateLimitError), (400, InvalidInputError)])
+def test_a_refusal_after_a_lost_answer_finds_the_task_instead_of_failing(
+    adapter: CrmTaskAdapter,
+    new_account: Callable[..., Account],
+    request_for: Callable[..., PreparedExecution],
+    server: CrmTestServer,
+    writes: ExternalWriteRepository,
+    status: int,
+    error: type[ExecutionError],
+) -> None:
+    """The first upsert wrote the task and its answer was lost; the retry is refused. The refusal proves
+    only that the retry wrote nothing: the task exists, so the write is settled by it, not released."""
+    request = request_for(new_account())
+    server.write_then(AfterWrite.DROP)
+    with pytest.raises(ToolTimeoutError):
+        adapter.act(request)
+    (task,) = server.tasks
+    server.fail_next(status)
+
+    response = adapter.act(request)
+
+    assert response.tool_run_ref == task.task_id
+    assert len(server.tasks) == 1
+    record = writes.get(request.idempotency_key)
+    assert record is not None
+    assert (record.status, record.reservations) == (ExternalWriteStatus.COMPLETED, 2)
+    assert record.raw_response == {"id": task.task_id, "success": True, "errors": [], "looked_up": True}
+    # The same refusal on a first attempt releases the write (nothing can have been written).
+    fresh = request_for(new_account())
+    server.fail_next(status)
+    with pytest.raises(error):
+        adapter.act(fresh)
+    assert writes.get(fresh.idempotency_key) is None
+
+
+def test_a_refusal_after_a_lost_answer_that_cannot_be_looked_up_stays_in_doubt_until_resolved(
+    adapter: CrmTaskAdapter,
+    new_account: Callable[..., Account],
+    request_for: Callable[..., PreparedExecution],
+    server: CrmTestServer,
+    writes: ExternalWriteRepository,
+) -> None:
+    request = request_for(new_account())
+    server.write_then(AfterWrite.DROP)
+    with pytest.raises(ToolTimeoutError):
+        adapter.act(request)
+    (task,) = server.tasks
+    token, server.token = server.token, "revoked"  # the credential is revoked between the attempts
+    try:
+        with pytest.raises(AuthError):
+            adapter.act(request)
+        record = writes.get(request.idempotency_key)
+        assert record is not None
+        assert (record.status, record.reservations) == (ExternalWriteStatus.PENDING, 2)  # in doubt, kept
+    finally:
+        server.token = token
+    resolve = ResolveRequest(
+        tenant_id=request.tenant_id,
+        account_id=request.account_id,
+        action_intent_id=request.action_intent_id,
+        action_type=request.action_type,
+        idempotency_key=request.idempotency_key,
+        tool_name=request.tool.tool_name,
+    )
+
+    assert adapter.resolve(resolve) is EffectState.PRESENT
+
+    completed = writes.get(request.idempotency_key)
+    assert completed is not None
+    assert completed.status is ExternalWriteStatus.COMPLETED
+    assert [ref.object_id for ref in completed.refs or []] == [task.task_id]
+
+
+def test_a_lookup_honours_the_action_type_switch(
+    adapter: CrmTaskAdapter,
+    new_account: Callable[..., Account],
+    request_for: Callable[..., PreparedExecution],
+    server: CrmTestServer,
+    tables: Tables,
+) -> None:
+    account = new_account()
+    request = request_for(account)
+    server.write_then(AfterWrite.DROP)
+    with pytest.raises(ToolTimeoutError):
+        adapter.act(request)
+    requests = server.requests
+    config = tables.tenants.get_config(account.tenant_id)
+    assert config is not None
+    tables.tenants.put_config(config.model_copy(update={"disabled_action_types": [request.action_type]}))
+    resolve = ResolveRequest(
+        tenant_id=request.tenant_id,
+        account_id=request.account_id,
+        action_intent_id=request.action_intent_id,
+        action_type=request.action_type,
+        idempotency_key=request.idempotency_key,
+        tool_name=request.tool.tool_name,
+    )
+
+    assert adapter.resolve(resolve) is EffectState.IN_DOUBT
+    assert server.requests == requests  # a stopped scope is not even looked up
 
 
 class _FailingFinalize(ExternalWriteRepository):

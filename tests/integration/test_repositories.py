@@ -21,6 +21,7 @@ from execution_core.errors import (
 from execution_core.models import (
     AttemptStatus,
     ConnectorConfig,
+    ExternalWriteRecord,
     ExternalWriteStatus,
     GlobalKillSwitch,
     InternalObject,
@@ -40,12 +41,12 @@ from execution_core.repositories import (
     LeaseResult,
     LedgerRepository,
     PublishResult,
-    ReserveOutcome,
     SignalRepository,
     StatusReadRepository,
     TenantRepository,
     transact_write,
 )
+from execution_core.repositories.dynamo import Item
 from tests.unit import factories
 from tests.unit.factories import NOW, uid
 
@@ -493,13 +494,37 @@ def test_registry_latest_and_pinned_versions(registry: ActionTypeRegistryReposit
 
 
 # ---------------------------------------------------------------- external writes
-def test_external_write_reserve_finalize_and_duplicates(external_writes: ExternalWriteRepository) -> None:
+def _reservation(key: str, at: datetime) -> ExternalWriteRecord:
+    return ExternalWriteRecord(
+        idempotency_key=key,
+        status=ExternalWriteStatus.PENDING,
+        tool_name="crm.create_task",
+        created_at=at,
+        ttl=int(at.timestamp()) + 86400,
+    )
+
+
+def _reserve(ddb: Any, external_writes: ExternalWriteRepository, record: ExternalWriteRecord) -> Item | None:
+    """Reserve in a transaction as the adapter does; the stored item when the write already completed."""
+    try:
+        transact_write(ddb, [external_writes.reserve_item(record)])
+    except TransactionConditionFailedError as cancelled:
+        return cancelled.items[0]
+    return None
+
+
+def test_external_write_reservations_are_counted_and_a_completed_write_is_never_reserved_again(
+    ddb: Any, external_writes: ExternalWriteRepository
+) -> None:
     key = uid("idem-key")
-    first = external_writes.reserve(key, "crm.create_task", NOW, ttl_epoch=int(NOW.timestamp()) + 86400)
-    assert first.outcome is ReserveOutcome.RESERVED
-    duplicate = external_writes.reserve(key, "crm.create_task", NOW + timedelta(seconds=1))
-    assert duplicate.outcome is ReserveOutcome.IN_PROGRESS
-    assert duplicate.record == first.record
+    assert _reserve(ddb, external_writes, _reservation(key, NOW)) is None
+    assert external_writes.get(key) == _reservation(key, NOW)  # reservations == 1
+
+    # A retry re-reserves the PENDING write: the count says an earlier attempt may have sent it.
+    assert _reserve(ddb, external_writes, _reservation(key, NOW + timedelta(seconds=1))) is None
+    again = external_writes.get(key)
+    assert again is not None
+    assert (again.reservations, again.created_at) == (2, NOW + timedelta(seconds=1))
 
     refs = [factories.ref(system="CRM", object_type="Task", object_url="https://acme.my.salesforce.com/00T1")]
     done = external_writes.finalize(key, refs, NOW + timedelta(seconds=2))
@@ -508,18 +533,24 @@ def test_external_write_reserve_finalize_and_duplicates(external_writes: Externa
     assert external_writes.get(key) == done
     assert external_writes.finalize(key, [factories.ref()], NOW + timedelta(seconds=3)) == done
 
-    after = external_writes.reserve(key, "crm.create_task", NOW + timedelta(seconds=4))
-    assert after.outcome is ReserveOutcome.COMPLETED
-    assert after.record == done
+    stored = _reserve(ddb, external_writes, _reservation(key, NOW + timedelta(seconds=4)))
+    assert stored is not None
+    assert external_writes.parse_item(stored) == done
+    assert external_writes.get(key) == done  # unchanged
     assert external_writes.release(key) is False  # completed writes are never released
 
 
-def test_external_write_release_and_unreserved_finalize(external_writes: ExternalWriteRepository) -> None:
+def test_external_write_release_and_unreserved_finalize(
+    ddb: Any, external_writes: ExternalWriteRepository
+) -> None:
     key = uid("idem-key")
-    external_writes.reserve(key, "crm.create_task", NOW)
+    _reserve(ddb, external_writes, _reservation(key, NOW))
     assert external_writes.release(key) is True
     assert external_writes.get(key) is None
-    assert external_writes.reserve(key, "crm.create_task", NOW).outcome is ReserveOutcome.RESERVED
+    assert _reserve(ddb, external_writes, _reservation(key, NOW)) is None
+    fresh = external_writes.get(key)
+    assert fresh is not None
+    assert fresh.reservations == 1  # a released write starts counting again
     with pytest.raises(StateConflictError):
         external_writes.finalize(uid("never-reserved"), [], NOW)
 

@@ -52,6 +52,7 @@ EXPECTED: dict[str, Expectation] = {
         300_000,
     ),
     "SweeperFoundWorkAlarm": ("BoundedExecution", "SweeperFinalized", "service", "reconciler", "Sum", 1),
+    "SweeperErrorsAlarm": ("BoundedExecution", "SweeperErrors", "service", "reconciler", "Sum", 1),
     "OutcomePublisherErrorsAlarm": _function("OutcomePublisherFunction"),
     "ReconcilerErrorsAlarm": _function("ReconcilerFunction"),
 }

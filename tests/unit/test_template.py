@@ -249,11 +249,12 @@ def test_pipeline_functions_have_exactly_the_permissions_they_use(
 def test_the_state_machine_invokes_only_the_pipeline_functions(resources: dict[str, Any]) -> None:
     """PerformAction's function is chosen at run time: the role limits it to the adapters Prepare names."""
     machine = resources["ExecutionStateMachine"]["Properties"]
-    invoked = {
-        p["LambdaInvokePolicy"]["FunctionName"]["Ref"]
-        for p in machine["Policies"]
-        if "LambdaInvokePolicy" in p
-    }
+    statements = [s for p in machine["Policies"] if "Statement" in p for s in p["Statement"]]
+    invoking = [s for s in statements if "lambda:InvokeFunction" in str(s["Action"])]
+    assert all(s["Effect"] == "Allow" for s in invoking)
+    invoked = {resource["Fn::GetAtt"][0] for s in invoking for resource in s["Resource"]}
+    assert all(resource["Fn::GetAtt"][1] == "Arn" for s in invoking for resource in s["Resource"])
+    assert not any("LambdaInvokePolicy" in p for p in machine["Policies"])  # no name-prefix wildcards
     assert invoked == {
         "PrepareExecutionFunction",
         "InternalAdapterFunction",
@@ -283,10 +284,26 @@ def test_timeouts_nest_inside_each_other(resources: dict[str, Any], raw: dict[st
 
 # ---------------------------------------------------------------- nothing is lost
 @pytest.mark.parametrize("queue", ["ApprovalDeadLetterQueue", "PublisherDeadLetterQueue"])
-def test_dead_letter_queues_are_encrypted_and_keep_14_days(resources: dict[str, Any], queue: str) -> None:
+def test_dead_letter_queues_are_encrypted_keep_14_days_and_refuse_plain_http(
+    resources: dict[str, Any], queue: str
+) -> None:
     props = resources[queue]["Properties"]
     assert props["SqsManagedSseEnabled"] is True
     assert props["MessageRetentionPeriod"] == 14 * 24 * 3600
+    (policy,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SQS::QueuePolicy" and r["Properties"]["Queues"] == [{"Ref": queue}]
+    ]
+    assert {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    } in policy["PolicyDocument"]["Statement"]
+    assert all(queue in str(s["Resource"]) for s in policy["PolicyDocument"]["Statement"])
 
 
 def test_the_approval_rule_dead_letters_what_it_cannot_deliver(resources: dict[str, Any]) -> None:

@@ -120,7 +120,7 @@ class ResolveRequest(FrozenModel):
     tenant_id: Identifier
     account_id: Identifier
     action_intent_id: Identifier
-    action_type: Identifier | None = None
+    action_type: Identifier  # the lookup honours this action type's kill switch too (fail closed)
     idempotency_key: IdempotencyKeyText
     tool_name: ToolName
 

@@ -33,6 +33,7 @@ class MetricName(StrEnum):
     SWEEPER_CHECKED = "SweeperChecked"
     SWEEPER_FINALIZED = "SweeperFinalized"
     SWEEPER_IN_DOUBT = "SweeperInDoubt"
+    SWEEPER_ERRORS = "SweeperErrors"
 
 
 class ObservabilitySettings(ComponentSettings):

@@ -14,7 +14,9 @@ Around it, ExternalWrites keeps the write's state:
 * an answer that settles nothing (timeout, dropped connection, 5xx, a 2xx without an id) keeps the
   reservation PENDING; the retry Step Functions makes upserts again and learns the truth. If no retry
   settles it, the reservation stays PENDING: "in doubt", for the reconciler's lookup by external id;
-* a definite refusal (4xx) releases the reservation: nothing was written.
+* a definite refusal (4xx, or no connection) means this request wrote nothing; the reservation is
+  released unless an earlier attempt may have written under the same key (the write was reserved more
+  than once): then the task is looked up first, and the reservation kept while that cannot settle it.
 
 Step Functions owns retries: the HTTP pool never retries or follows redirects by itself. Tokens come from
 Secrets Manager and never appear in a log line or an error message; neither do request or response bodies.
@@ -316,8 +318,7 @@ class CrmTaskAdapter:
         existing = self._authorization.commit(prepared, self._writes.reserve_item(reservation))
         if existing is not None:
             return self._replay(self._writes.parse_item(existing))
-        answer = self._send_upsert(target, task, key)
-        task_id, body = self._settle(target, key, answer)
+        task_id, body = self._write(target, task, key)
         return self._finalize(key, target, task_id, body, reservation)
 
     def resolve(self, request: ResolveRequest) -> EffectState:
@@ -342,8 +343,7 @@ class CrmTaskAdapter:
         target = self._target(request.tenant_id, request.account_id)
         task_id = self._lookup(target, key)
         if task_id is not None:
-            body: dict[str, JsonValue] = {"id": task_id, "success": True, "errors": [], "looked_up": True}
-            self._finalize(key, target, task_id, body, record)
+            self._finalize(key, target, task_id, _looked_up(task_id), record)
             return EffectState.PRESENT
         if self._clock() - record.created_at < self._settle_after:
             return EffectState.IN_DOUBT  # the last attempt may still land: ask again later
@@ -367,18 +367,21 @@ class CrmTaskAdapter:
             origin=origin, secret_id=expected_secret, token=token, external_id_field=config.external_id_field
         )
 
-    def _send_upsert(self, target: _Target, task: "CrmTaskParameters", key: str) -> _Answer:
+    def _write(
+        self, target: _Target, task: "CrmTaskParameters", key: str
+    ) -> tuple[str, dict[str, JsonValue]]:
+        """Upsert the task; the task id and the CRM's answer, or the classified reason it is not known."""
         try:
-            return self._request("PATCH", target.record_url(key), target, json.dumps(task.body()).encode())
+            answer = self._request("PATCH", target.record_url(key), target, json.dumps(task.body()).encode())
         except _PossiblySentError:
             # Keep the reservation: the write may exist; the retry this error invites upserts again.
             self._log.warning("crm upsert sent without an answer; reservation kept")
             raise ToolTimeoutError(
                 "The CRM did not answer in time; the retry repeats the upsert, which cannot duplicate"
             ) from None
-        except ExecutionError:
-            self._release(key)  # nothing was sent
-            raise
+        except ExecutionError as refused:  # this request never reached the CRM
+            return self._after_refusal(target, key, refused)
+        return self._settle(target, key, answer)
 
     def _settle(self, target: _Target, key: str, answer: _Answer) -> tuple[str, dict[str, JsonValue]]:
         """The task id the CRM answered with, looking it up by external id when the answer names none."""
@@ -388,10 +391,38 @@ class CrmTaskAdapter:
         if answer.status in (*_SETTLED, _UPDATED_WITHOUT_BODY):
             found = self._lookup(target, key)
             if found is not None:
-                return found, {"id": found, "success": True, "errors": [], "looked_up": True}
+                return found, _looked_up(found)
             self._log.warning("crm write confirmed but not found by its key", extra={"status": answer.status})
             raise ToolTimeoutError("The CRM confirmed the write but the task could not be looked up yet")
-        raise self._status_error(answer, target, key)
+        error = self._status_error(answer, target)
+        if answer.status == 300 or answer.status >= 500:
+            raise error  # the CRM may hold the write (or several): the reservation stays for the lookup
+        return self._after_refusal(target, key, error)
+
+    def _after_refusal(
+        self, target: _Target, key: str, refusal: ExecutionError
+    ) -> tuple[str, dict[str, JsonValue]]:
+        """This request wrote nothing. The reservation is released only if no earlier request can have:
+        a write reserved more than once is looked up first (an attempt before may have written it and
+        died without hearing back), and kept while that cannot be settled."""
+        if self._writes.release(key, only_if_reserved_once=True):
+            raise refusal  # the only request under this key was this one
+        record = self._writes.get(key)
+        if record is None or record.status is not ExternalWriteStatus.PENDING:
+            raise refusal
+        try:
+            found = self._lookup(target, key)
+        except ExecutionError:
+            self._log.warning("crm refusal after an unanswered write; reservation kept for the lookup")
+            raise refusal from None
+        if found is not None:
+            self._log.info("crm refusal, but an earlier attempt had written the task")
+            return found, _looked_up(found)
+        if self._clock() - record.created_at < self._settle_after:
+            self._log.warning("crm refusal while an earlier write may still land; reservation kept")
+            raise refusal
+        self._release(key)
+        raise refusal
 
     def _lookup(self, target: _Target, key: str) -> str | None:
         """The task carrying ``key`` (GET by external id), None if there is none; a read, never a write."""
@@ -406,6 +437,9 @@ class CrmTaskAdapter:
         record = _json_object(answer.body) or {}
         if answer.status == 200 and _is_task_id(record.get("Id")):
             return str(record["Id"])
+        if answer.status in (401, 403):
+            self._secrets.forget(target.secret_id)  # a rotated token is picked up by the next lookup
+            raise AuthError(f"The CRM refused the credentials for the lookup (HTTP {answer.status})")
         raise DownstreamError(f"The CRM answered the lookup with HTTP {answer.status}")
 
     def _finalize(
@@ -478,8 +512,8 @@ class CrmTaskAdapter:
         fails, that error propagates: the step is retried and asks the CRM again, which is harmless."""
         self._writes.release(key)
 
-    def _status_error(self, answer: _Answer, target: _Target, key: str) -> ExecutionError:
-        """Classify a refusal; a definite one (4xx: nothing was written) releases the reservation."""
+    def _status_error(self, answer: _Answer, target: _Target) -> ExecutionError:
+        """Classify an answer that names no task (300, 4xx: this request wrote nothing; 5xx: unknown)."""
         status = answer.status
         self._log.warning(
             "crm request failed", extra={"status": status, "crm_error_codes": _error_codes(answer.body)}
@@ -488,7 +522,6 @@ class CrmTaskAdapter:
             return CrmExternalIdConflictError()
         if status >= 500:  # the CRM may or may not have written: keep the reservation, retry upserts again
             return DownstreamError(f"The CRM failed (HTTP {status})")
-        self._release(key)
         if status in (401, 403):
             self._secrets.forget(target.secret_id)  # a rotated token is picked up by the next attempt
             return AuthError(f"The CRM refused the credentials (HTTP {status})")
@@ -551,6 +584,11 @@ def _error_codes(body: bytes | None) -> list[str]:
     items = parsed if isinstance(parsed, list) else []
     codes = [item.get("errorCode") for item in items[:5] if isinstance(item, dict)]
     return [code for code in codes if isinstance(code, str) and _ERROR_CODE.match(code)]
+
+
+def _looked_up(task_id: str) -> dict[str, JsonValue]:
+    """The raw answer kept for a task found by its external id (the write's own answer was lost)."""
+    return {"id": task_id, "success": True, "errors": [], "looked_up": True}
 
 
 def _is_task_id(value: object) -> bool:

@@ -27,9 +27,12 @@ class ExternalWriteRecord(FrozenModel):
     # if the attempt that got the answer died before it did.
     raw_response: Annotated[dict[str, JsonValue], Field(max_length=50)] | None = None
     raw_response_artifact_ref: ArtifactRef | None = None
-    created_at: UtcDatetime
+    created_at: UtcDatetime  # when it was last reserved: no request under this key started before it
     completed_at: UtcDatetime | None = None
     ttl: Annotated[int, Field(ge=0)] | None = None
+    # How many attempts reserved this write. More than one: an earlier attempt may have sent its request
+    # and died without an answer, so a later refusal does not prove that nothing was written.
+    reservations: Annotated[int, Field(ge=1)] = 1
 
 
 class InternalObjectKind(StrEnum):

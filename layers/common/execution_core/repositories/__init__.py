@@ -4,7 +4,7 @@ from execution_core.repositories.attempts import ExecutionAttemptRepository, Lea
 from execution_core.repositories.base import Page
 from execution_core.repositories.connector_config import ConnectorConfigRepository
 from execution_core.repositories.dynamo import TransactItem, transact_write
-from execution_core.repositories.external_writes import ExternalWriteRepository, ReserveOutcome, ReserveResult
+from execution_core.repositories.external_writes import ExternalWriteRepository
 from execution_core.repositories.intents import ActionIntentRepository
 from execution_core.repositories.internal_objects import InternalObjectRepository
 from execution_core.repositories.ledger import LedgerRepository
@@ -29,8 +29,6 @@ __all__ = [
     "LedgerRepository",
     "Page",
     "PublishResult",
-    "ReserveOutcome",
-    "ReserveResult",
     "SignalRepository",
     "StatusReadRepository",
     "TenantRepository",

@@ -268,8 +268,11 @@ class ExecutionAttemptRepository(TableRepository):
                 raise
         return True
 
-    def list_running(self, started_before: datetime, limit: int) -> list[ExecutionAttempt]:
-        """RUNNING attempts that started before ``started_before``, oldest first (the sweeper's page)."""
+    def list_running(self, due_before: datetime, limit: int) -> list[ExecutionAttempt]:
+        """RUNNING attempts the sweeper should look at before ``due_before``, in that order (its page).
+
+        An attempt is due from its start, or from when the sweeper last put it back (``defer_sweep``).
+        """
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         with dynamo_errors("list running attempts"):
@@ -278,12 +281,64 @@ class ExecutionAttemptRepository(TableRepository):
                 IndexName=RUNNING_INDEX,
                 KeyConditionExpression="running_pk = :running AND running_sk < :before",
                 ExpressionAttributeValues=values(
-                    running=RUNNING_PARTITION, before=format_timestamp(started_before)
+                    running=RUNNING_PARTITION, before=format_timestamp(due_before)
                 ),
                 ScanIndexForward=True,
                 Limit=limit,
             )
         return [self._parse(item) for item in response.get("Items", [])]
+
+    def list_started_before(self, started_before: datetime, limit: int) -> list[ExecutionAttempt]:
+        """RUNNING attempts that started before ``started_before`` (an operator's "stuck" list), however
+        often the sweeper has deferred them: the whole index is read, page by page, up to ``limit``."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        found: list[ExecutionAttempt] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RUNNING_INDEX,
+            "KeyConditionExpression": "running_pk = :running",
+            "ExpressionAttributeValues": values(running=RUNNING_PARTITION),
+        }
+        with dynamo_errors("list stuck attempts"):
+            while len(found) < limit:
+                response = self._client.query(**request)
+                found.extend(
+                    attempt
+                    for attempt in map(self._parse, response.get("Items", []))
+                    if attempt.started_at < started_before
+                )
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(found, key=lambda attempt: attempt.started_at)[:limit]
+
+    def defer_sweep(self, attempt: ExecutionAttempt, until: datetime) -> bool:
+        """Put a RUNNING attempt the sweeper could not settle back in its queue until ``until``, so the
+        ones behind it are reached (an attempt in doubt under a long stop never blocks the others).
+        False when it is no longer RUNNING under this lease."""
+        due = keys.started_sk(format_timestamp(until), attempt.action_intent_id)
+        with dynamo_errors("defer sweep"):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self.key(attempt.tenant_id, attempt.account_id, attempt.action_intent_id),
+                    UpdateExpression="SET running_sk = :due",
+                    ConditionExpression=(
+                        "#status = :running AND lease_id = :lease AND attribute_exists(running_sk)"
+                    ),
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=values(
+                        due=keys.running_sk(due, attempt.tenant_id, attempt.account_id),
+                        running=AttemptStatus.RUNNING.value,
+                        lease=attempt.lease_id,
+                    ),
+                )
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    return False
+                raise
+        return True
 
     def attempt_finalize_update(
         self,

@@ -2,10 +2,8 @@
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,35 +31,33 @@ from execution_core.repositories.dynamo import (
 STORAGE_ATTRIBUTES = ("pk",)
 
 
-class ReserveOutcome(StrEnum):
-    RESERVED = "RESERVED"  # this caller owns the write: call the tool, then finalize
-    IN_PROGRESS = "IN_PROGRESS"  # reserved earlier and never finalized: the adapter must reconcile
-    COMPLETED = "COMPLETED"  # already done: return the stored refs, do not call the tool
-
-
-@dataclass(frozen=True)
-class ReserveResult:
-    outcome: ReserveOutcome
-    record: ExternalWriteRecord
-
-
 class ExternalWriteRepository(TableRepository):
     def reserve_item(self, record: ExternalWriteRecord) -> TransactItem:
         """TransactWriteItems entry: (re)reserve the write unless it already COMPLETED.
 
         A PENDING reservation may be taken again: the write it guards is an upsert by this key, so
-        repeating it is safe. A completed write is never reserved again; the cancelled transaction returns
-        the stored record, which the adapter replays.
+        repeating it is safe. Each reservation is counted (an Update, not a Put, so the count survives):
+        a write reserved more than once may have been sent by an attempt that never heard back. A completed
+        write is never reserved again; the cancelled transaction returns the stored record, which the
+        adapter replays.
         """
         if record.status is not ExternalWriteStatus.PENDING:
             raise StateConflictError("A reservation is PENDING")
+        fields = {name: value for name, value in to_item(record).items() if name != "reservations"}
+        names = {f"#{name}": name for name in fields}
+        assignments = [f"#{name} = :{name}" for name in fields]
         return {
-            "Put": {
+            "Update": {
                 "TableName": self._table,
-                "Item": to_item(record, pk=record.idempotency_key),
+                "Key": key(pk=record.idempotency_key),
+                "UpdateExpression": "SET "
+                + ", ".join([*assignments, "reservations = if_not_exists(reservations, :none) + :one"]),
                 "ConditionExpression": "attribute_not_exists(pk) OR #status = :pending",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": values(pending=ExternalWriteStatus.PENDING.value),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {
+                    **{f":{name}": value for name, value in fields.items()},
+                    **values(none=0, one=1, pending=ExternalWriteStatus.PENDING.value),
+                },
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
@@ -93,33 +89,6 @@ class ExternalWriteRepository(TableRepository):
 
     def parse_item(self, item: Item) -> ExternalWriteRecord:
         return model_from_item(ExternalWriteRecord, item, STORAGE_ATTRIBUTES)
-
-    def reserve(
-        self, idempotency_key: str, tool_name: str, now: datetime, ttl_epoch: int | None = None
-    ) -> ReserveResult:
-        record = ExternalWriteRecord(
-            idempotency_key=idempotency_key,
-            status=ExternalWriteStatus.PENDING,
-            tool_name=tool_name,
-            created_at=now,
-            ttl=ttl_epoch,
-        )
-        with dynamo_errors("reserve external write"):
-            try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=to_item(record, pk=idempotency_key),
-                    ConditionExpression="attribute_not_exists(pk)",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return ReserveResult(ReserveOutcome.RESERVED, record)
-            except ClientError as exc:
-                if not is_condition_failure(exc):
-                    raise
-                existing = self._existing(exc, idempotency_key)
-        if existing.status is ExternalWriteStatus.COMPLETED:
-            return ReserveResult(ReserveOutcome.COMPLETED, existing)
-        return ReserveResult(ReserveOutcome.IN_PROGRESS, existing)
 
     def finalize(
         self,
@@ -168,16 +137,22 @@ class ExternalWriteRepository(TableRepository):
             raise StateConflictError("The external write was never reserved")
         return existing
 
-    def release(self, idempotency_key: str) -> bool:
-        """Drop a PENDING reservation after a definite tool failure so a retry may call again."""
+    def release(self, idempotency_key: str, *, only_if_reserved_once: bool = False) -> bool:
+        """Drop a PENDING reservation after a definite tool failure so a retry may call again; False if
+        it is not PENDING (or, with ``only_if_reserved_once``, was reserved by more than one attempt)."""
+        condition = "#status = :pending"
+        extra: dict[str, Any] = {}
+        if only_if_reserved_once:
+            condition += " AND (attribute_not_exists(reservations) OR reservations = :one)"
+            extra["one"] = 1
         with dynamo_errors("release external write"):
             try:
                 self._client.delete_item(
                     TableName=self._table,
                     Key=key(pk=idempotency_key),
-                    ConditionExpression="#status = :pending",
+                    ConditionExpression=condition,
                     ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues=values(pending=ExternalWriteStatus.PENDING.value),
+                    ExpressionAttributeValues=values(pending=ExternalWriteStatus.PENDING.value, **extra),
                 )
             except ClientError as exc:
                 if is_condition_failure(exc):

@@ -52,7 +52,8 @@ def started_sk(started_at_iso: str, action_intent_id: str) -> str:
 
 
 def running_sk(started_sk_value: str, tenant_id: str, account_id: str) -> str:
-    """RunningIndex sort key: start time first (oldest first), then whose attempt it is (unique)."""
+    """RunningIndex sort key: when the sweeper should look next (the start time, until it defers the
+    attempt), then whose attempt it is (unique). Oldest first is the sweeper's work order."""
     return f"{started_sk_value}#{_part(tenant_id, 'tenant_id')}#{_part(account_id, 'account_id')}"
 
 
@@ -64,6 +65,11 @@ def registry_sk(version: int) -> str:
     if not 1 <= version < 10**REGISTRY_VERSION_WIDTH:
         raise InvalidInputError("registry_version is out of range")
     return f"{REGISTRY_VERSION_PREFIX}{version:0{REGISTRY_VERSION_WIDTH}d}"
+
+
+# The ledger partition of approvals no stored intent vouches for (the tenant they name is only a claim).
+# Tenant partitions are all TENANT#<id>, so no tenant's query or index ever reads this one.
+UNATTRIBUTED_PK = "UNATTRIBUTED"
 
 
 def ledger_sk(action_intent_id: str, event_type: LedgerEventType, execution_name: str | None = None) -> str:

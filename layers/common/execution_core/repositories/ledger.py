@@ -23,11 +23,13 @@ MAX_PAGE_SIZE = 200
 
 
 class LedgerRepository(TableRepository):
-    def ledger_put_item(self, entry: LedgerEntry) -> TransactItem:
-        """TransactWriteItems entry: append ``entry``; a second entry of the same kind is refused."""
+    def ledger_put_item(self, entry: LedgerEntry, *, attributed: bool = True) -> TransactItem:
+        """TransactWriteItems entry: append ``entry``; a second entry of the same kind is refused.
+
+        ``attributed=False`` keeps it out of the tenant it names (see keys.UNATTRIBUTED_PK)."""
         item = to_item(
             entry,
-            pk=keys.tenant_pk(entry.tenant_id),
+            pk=keys.tenant_pk(entry.tenant_id) if attributed else keys.UNATTRIBUTED_PK,
             sk=keys.ledger_sk(entry.action_intent_id, entry.event_type, entry.execution_name),
             occurred_sk=keys.occurred_sk(
                 format_timestamp(entry.occurred_at), entry.event_type, entry.action_intent_id
@@ -40,6 +42,24 @@ class LedgerRepository(TableRepository):
     def put(self, entry: LedgerEntry) -> bool:
         """Append outside a transaction; False if this intent already has an entry of this type."""
         return self._put_if_absent(self.ledger_put_item(entry)["Put"], "append ledger entry")
+
+    def put_unattributed(self, entry: LedgerEntry) -> bool:
+        """Append an entry about an approval no stored intent vouches for, outside every tenant."""
+        return self._put_if_absent(
+            self.ledger_put_item(entry, attributed=False)["Put"], "append unattributed ledger entry"
+        )
+
+    def list_unattributed(self, limit: int) -> list[LedgerEntry]:
+        """The newest ``limit`` unattributed entries (approvals of intents that were never stored)."""
+        page = self._query(
+            TENANT_TIME_INDEX,
+            condition="pk = :pk",
+            vals=values(pk=keys.UNATTRIBUTED_PK),
+            limit=limit,
+            extra={},
+            newest_first=True,
+        )
+        return list(page.items)
 
     def get(self, tenant_id: str, action_intent_id: str, event_type: LedgerEventType) -> LedgerEntry | None:
         with dynamo_errors("get ledger entry"):

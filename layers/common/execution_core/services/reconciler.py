@@ -13,6 +13,7 @@ A connector write left in doubt is settled by asking the adapter to look it up b
 """
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from execution_core.contracts import (
     RecordDisposition,
     RecordResult,
 )
-from execution_core.errors import DownstreamError, InvalidInputError
+from execution_core.errors import DownstreamError, ExecutionError, InvalidInputError
 from execution_core.models import ExecutionAttempt, utc_now
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.services.effects import EffectState
@@ -40,7 +41,12 @@ from execution_core.services.recording import OutcomeRecorder
 
 SWEEP_GRACE = timedelta(minutes=2)  # younger attempts are left to the pipeline (and the finalizer)
 SWEEP_LIMIT = 25  # attempts looked at per run: the sweeper's work is bounded
+SWEEP_DEFER = timedelta(minutes=5)  # an attempt it could not settle waits this long (one schedule period)
+# Time one attempt can take to settle: the adapter's lookup (its 45 s timeout) plus the writes around it.
+# The sweeper starts no attempt with less time left, so a run always ends by itself, never by a timeout.
+SETTLE_BUDGET_SECONDS = 60.0
 STAGE = "Reconciler"
+_log = logging.getLogger(__name__)
 
 # How an execution that ended without recording is described, by its status.
 _ENDED_AS = {
@@ -66,6 +72,7 @@ class Disposition(StrEnum):
     IN_DOUBT = "IN_DOUBT"  # the effect may exist and the lookup could not settle it yet
     NOT_OURS = "NOT_OURS"  # no attempt, or one another execution holds
     WOULD_RECORD = "WOULD_RECORD"  # dry run
+    ERROR = "ERROR"  # settling failed (a store or service was unavailable): deferred, tried again later
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class Settled:
 class SweepReport:
     checked: int = 0
     results: list[Settled] = field(default_factory=list)
+    left_for_next_run: bool = False  # the run's time was up before its page was done
 
     def count(self, disposition: Disposition) -> int:
         return sum(1 for r in self.results if r.disposition is disposition)
@@ -86,6 +94,7 @@ class SweepReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "checked": self.checked,
+            "left_for_next_run": self.left_for_next_run,
             **{d.value.lower(): self.count(d) for d in Disposition},
             "results": [
                 {
@@ -108,13 +117,15 @@ class EffectResolver:
     lambda_client: Any
 
     def resolve(self, attempt: ExecutionAttempt) -> EffectState:
-        if not attempt.adapter_function or not attempt.idempotency_key or not attempt.tool_name:
+        facts = (attempt.adapter_function, attempt.idempotency_key, attempt.tool_name, attempt.action_type)
+        if not all(facts):
             return EffectState.IN_DOUBT
         request = {
             "resolve": {
                 "tenant_id": attempt.tenant_id,
                 "account_id": attempt.account_id,
                 "action_intent_id": attempt.action_intent_id,
+                "action_type": attempt.action_type,  # its kill switch covers the lookup too
                 "idempotency_key": attempt.idempotency_key,
                 "tool_name": attempt.tool_name,
             }
@@ -156,23 +167,51 @@ class Reconciler:
 
     # ------------------------------------------------------------------ the sweeper
     def sweep(
-        self, *, limit: int = SWEEP_LIMIT, dry_run: bool = False, older_than: timedelta = SWEEP_GRACE
+        self,
+        *,
+        limit: int = SWEEP_LIMIT,
+        dry_run: bool = False,
+        older_than: timedelta = SWEEP_GRACE,
+        include_deferred: bool = False,
+        seconds_left: Callable[[], float] | None = None,
     ) -> SweepReport:
         """Settle up to ``limit`` RUNNING attempts, oldest first, that started more than ``older_than`` ago
-        and whose execution no longer runs."""
+        and whose execution no longer runs.
+
+        One it cannot settle (still running, in doubt, an error) is deferred by SWEEP_DEFER, so it never
+        blocks the attempts behind it; ``include_deferred`` (an operator's "everything, now") ignores
+        that. No attempt is started with less than SETTLE_BUDGET_SECONDS of ``seconds_left``.
+        """
         report = SweepReport()
-        for attempt in self.attempts.list_running(self.clock() - older_than, limit):
+        now = self.clock()
+        due_before = now + timedelta(days=366) if include_deferred else now - older_than
+        for attempt in self.attempts.list_running(due_before, limit):
+            if seconds_left is not None and seconds_left() < SETTLE_BUDGET_SECONDS:
+                report.left_for_next_run = True
+                break
+            if not include_deferred and attempt.started_at >= now - older_than:
+                continue  # deferred into the grace window's range, but started too recently
             report.checked += 1
+            settled = self._sweep_one(attempt, dry_run)
+            report.results.append(settled)
+            if not dry_run and settled.disposition in _UNSETTLED:
+                self.attempts.defer_sweep(attempt, self.clock() + SWEEP_DEFER)
+        return report
+
+    def _sweep_one(self, attempt: ExecutionAttempt, dry_run: bool) -> Settled:
+        try:
             state = self.executions.describe(attempt.execution_arn) if attempt.execution_arn else None
             if state is not None and state.running:
-                report.results.append(Settled(Disposition.STILL_RUNNING, attempt.action_intent_id))
-                continue
+                return Settled(Disposition.STILL_RUNNING, attempt.action_intent_id)
             if dry_run:
-                report.results.append(Settled(Disposition.WOULD_RECORD, attempt.action_intent_id))
-                continue
-            ended = state or ExecutionState("GONE")
-            report.results.append(self._settle(attempt, _failure(attempt, ended)))
-        return report
+                return Settled(Disposition.WOULD_RECORD, attempt.action_intent_id)
+            return self._settle(attempt, _failure(attempt, state or ExecutionState("GONE")))
+        except ExecutionError as exc:  # one attempt's trouble never stops the sweep of the others
+            _log.warning(
+                "sweeper could not settle an attempt",
+                extra={"action_intent_id": attempt.action_intent_id, "error": type(exc).__name__},
+            )
+            return Settled(Disposition.ERROR, attempt.action_intent_id)
 
     # ------------------------------------------------------------------ shared
     def _settle(self, attempt: ExecutionAttempt, failure: Failure) -> Settled:
@@ -183,6 +222,9 @@ class Reconciler:
         ):
             result = self.recorder.settle(attempt, failure)  # the adapter settled the effect store: record it
         return _settled(result)
+
+
+_UNSETTLED = frozenset({Disposition.STILL_RUNNING, Disposition.IN_DOUBT, Disposition.ERROR})
 
 
 def _settled(result: RecordResult) -> Settled:

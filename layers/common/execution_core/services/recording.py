@@ -321,18 +321,16 @@ class OutcomeRecorder:
 
         A permanent validation failure of a stored intent (a missing parameter, an unknown registry
         version) is its outcome: the intent is immutable, so no later approval could do better. Anything
-        else (the intent is not stored, or could not be read) writes only an audit entry keyed by this
-        execution, so it never blocks a later approval of the same intent.
+        else writes only an audit entry keyed by this execution, so it never blocks a later approval of
+        the same intent: in the stored intent's partition, or, when no stored intent vouches for the
+        tenant the event names, in the unattributed partition (an approval never writes into a tenant's
+        records on its own say-so).
         """
         classification = failure.classification
         permanent = classification.error_class is ErrorClass.VALIDATION and not classification.retryable
-        intent = (
-            self.intents.get(detail.tenant_id, detail.account_id, detail.action_intent_id)
-            if permanent
-            else None
-        )
-        if intent is None:
-            return self._not_executed(detail, failure, execution_id)
+        intent = self.intents.get(detail.tenant_id, detail.account_id, detail.action_intent_id)
+        if intent is None or not permanent:
+            return self._not_executed(detail, failure, execution_id, attributed=intent is not None)
         now = self.clock()
         facts = ExecutionFacts.from_intent(intent, lease_id_for(execution_id), now)
         status, ledger_event = outcome_status_for(failure.error)
@@ -370,10 +368,11 @@ class OutcomeRecorder:
         return self._existing_result(facts)
 
     def _not_executed(
-        self, detail: ActionApprovedDetail, failure: Failure, execution_id: str
+        self, detail: ActionApprovedDetail, failure: Failure, execution_id: str, *, attributed: bool
     ) -> RecordResult:
         classification = failure.classification
-        self.ledger.put(
+        append = self.ledger.put if attributed else self.ledger.put_unattributed
+        append(
             LedgerEntry(
                 tenant_id=detail.tenant_id,
                 account_id=detail.account_id,
