@@ -14,6 +14,7 @@ from typing import Any
 
 from execution_core.contracts import PreparedExecution, tool_namespace
 from execution_core.models.adapters import InternalObject, InternalObjectKind
+from execution_core.models.execution import ActionOutcome, ExternalObjectRef, ExternalSystem, OutcomeStatus
 from execution_core.models.intent import ActionIntent, ActionTarget, ApprovalSource
 from execution_core.services.artifacts import artifact_key
 from execution_core.services.identity import internal_object_id, lease_id_for
@@ -23,6 +24,7 @@ from local_runtime.operations import Operations
 
 SAMPLE_STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:execution:bel-local-execution"
 SAMPLE_STARTED_AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+SAMPLE_OUTCOME_STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/ExecutionOutcomes/stream/sample"
 SAMPLE_EXPIRES_AT = datetime(2100, 1, 1, tzinfo=UTC)
 SAMPLE_ADAPTERS = {
     "internal": "arn:aws:lambda:us-east-1:123456789012:function:bel-local-InternalAdapterFunction",
@@ -69,6 +71,10 @@ SAMPLE_INTENTS = [
     SampleIntent(
         "ai-sample-adapter-0005", "tenant-acme", "acct-acme-emea", "CREATE_INTERNAL_NOTE",
         {"title": "Send the renewal quote"}, "sample-0005", running=True,
+    ),
+    SampleIntent(
+        "ai-sample-aborted-0006", "tenant-acme", "acct-acme-emea", "CREATE_INTERNAL_NOTE",
+        {"title": "Stopped before it wrote"}, "sample-0006", running=True,
     ),
 ]  # fmt: skip
 
@@ -165,32 +171,101 @@ def _failure_event(prepared: PreparedExecution, error: str, message: str) -> dic
     }
 
 
+def _approval(sample: SampleIntent, event_id: str) -> dict[str, Any]:
+    """The ACTION_APPROVED event that started the sample's execution (its input)."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "ACTION_APPROVED",
+        "source": "decision.approvals",
+        "account": "123456789012",
+        "time": "2026-11-25T09:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "action_intent_id": sample.action_intent_id,
+            "tenant_id": sample.tenant_id,
+            "account_id": sample.account_id,
+            "approval_source": "HUMAN",
+        },
+    }
+
+
+def _outcome_stream_batch(ops: Operations, prepared: PreparedExecution, note_id: str) -> dict[str, Any]:
+    """One INSERT of the outcome table's stream, as Lambda hands it to the outbox publisher."""
+    outcome = ActionOutcome(
+        action_intent_id=prepared.action_intent_id,
+        status=OutcomeStatus.SUCCEEDED,
+        external_object_refs=[
+            ExternalObjectRef(system=ExternalSystem.INTERNAL, object_type="NOTE", object_id=note_id)
+        ],
+        attempt_count=1,
+        tool_name=prepared.tool.tool_name,
+        tool_schema_version=prepared.tool.tool_schema_version,
+        registry_version=prepared.tool.registry_version,
+        tool_run_ref=note_id,
+        started_at=SAMPLE_STARTED_AT,
+        completed_at=SAMPLE_STARTED_AT,
+        tenant_id=prepared.tenant_id,
+        account_id=prepared.account_id,
+        trace_id=prepared.trace_id,
+        action_type=prepared.action_type,
+        original_decision_id=prepared.original_decision_id,
+    )
+    image = ops.outcomes.outcome_put_item(outcome)["Put"]["Item"]
+    return {
+        "Records": [
+            {
+                "eventID": "sample-0002-insert",
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": SAMPLE_STARTED_AT.timestamp(),
+                    "Keys": {"pk": image["pk"], "sk": image["sk"]},
+                    "NewImage": image,
+                    "SequenceNumber": "100000000000000000001",
+                    "SizeBytes": 512,
+                    "StreamViewType": "NEW_IMAGE",
+                },
+                "eventSourceARN": SAMPLE_OUTCOME_STREAM,
+            }
+        ]
+    }
+
+
 def sample_events(ops: Operations, now: datetime) -> dict[str, dict[str, Any]]:
     """The step events in events/ that refer to the sample world, by file name (kept equal by a test)."""
     recorded = sample_prepared(_sample("ai-sample-recorded-0002"), ops, now)
     note_id = internal_object_id(InternalObjectKind.NOTE.value, recorded.idempotency_key)
     bucket = ops.outputs["ArtifactsBucketName"]
     first = _sample("ai-sample-note-0001")
+    aborted = _sample("ai-sample-aborted-0006")
     return {
         "prepare_execution_started.json": {
-            "event": {
-                "version": "0",
-                "id": "sample-event-0001",
-                "detail-type": "ACTION_APPROVED",
-                "source": "decision.approvals",
-                "account": "123456789012",
-                "time": "2026-11-25T09:00:00Z",
-                "region": "us-east-1",
-                "resources": [],
-                "detail": {
-                    "action_intent_id": first.action_intent_id,
-                    "tenant_id": first.tenant_id,
-                    "account_id": first.account_id,
-                    "approval_source": "HUMAN",
-                },
-            },
+            "event": _approval(first, "sample-event-0001"),
             "execution_id": first.execution_id,
         },
+        "reconciler_execution_aborted_recorded.json": {
+            "version": "0",
+            "id": "sample-status-change-0006",
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": "123456789012",
+            "time": "2026-11-25T09:05:00Z",
+            "region": "us-east-1",
+            "resources": [aborted.execution_id],
+            "detail": {
+                "executionArn": aborted.execution_id,
+                "stateMachineArn": SAMPLE_STATE_MACHINE.replace(":execution:", ":stateMachine:"),
+                "name": aborted.execution_name,
+                "status": "ABORTED",
+                "input": json.dumps(_approval(aborted, "sample-event-0006")),
+            },
+        },
+        "reconciler_sweep_dry_run.json": {"sweep": {"dry_run": True, "older_than_seconds": 0}},
+        "outcome_publisher_outcome_published.json": _outcome_stream_batch(ops, recorded, note_id),
         "internal_adapter_note_written.json": sample_prepared(
             _sample("ai-sample-adapter-0005"), ops, now
         ).model_dump(mode="json"),

@@ -1,5 +1,6 @@
 """The crash matrix (DESIGN §6): a fault at every AWS call a clean run makes, four ways, then Step
-Functions' own retries and one late duplicate approval, through the real ASL.
+Functions' own retries and one late duplicate approval, through the real ASL. Four scenarios: an internal
+note, a CRM task, a CRM that refuses the credential, and a note whose action type is switched off.
 
 Faults are injected through botocore's event system (local_runtime.sdk_events), so every client a handler
 builds inherits them and no handler code knows: a transient error before the request is sent; a transient
@@ -49,6 +50,7 @@ class Scenario:
     action_type: str
     wrong_token: bool
     calls: tuple[Call, ...]  # every SDK call a clean run makes, in order (checked below)
+    action_type_disabled: bool = False  # the tenant's kill switch for the action type is on
 
 
 _PREPARE_CALLS: tuple[Call, ...] = (
@@ -106,6 +108,21 @@ SCENARIOS = {
                 (RECONCILE, "dynamodb", "GetItem"),
             ),
         ),
+        Scenario(
+            "internal-note-switched-off",
+            "CREATE_INTERNAL_NOTE",
+            False,
+            (
+                *_PREPARE_CALLS,
+                (INTERNAL, "dynamodb", "TransactWriteItems"),  # refused by the kill-switch check
+                (RECORD_FAILURE, "dynamodb", "GetItem"),
+                (RECORD_FAILURE, "dynamodb", "GetItem"),
+                (RECORD_FAILURE, "dynamodb", "TransactWriteItems"),
+                (PUBLISH, "events", "PutEvents"),
+                (RECONCILE, "dynamodb", "GetItem"),
+            ),
+            action_type_disabled=True,
+        ),
     )
 }
 
@@ -137,6 +154,8 @@ class Matrix:
         self.ops.configure_tenant(tenant_id, [account_id])
         token = "wrong-" + uuid.uuid4().hex if scenario.wrong_token else CRM_TOKEN
         self.ops.connect_crm(tenant_id, account_id, self.crm.base_url, token)
+        if scenario.action_type_disabled:
+            self.ops.set_action_type_enabled(tenant_id, scenario.action_type, False)
         return Tenant(tenant_id, account_id, self.ops)
 
     def run(self, scenario: Scenario) -> tuple[Tenant, str, dict[str, Any], tuple[Call, ...]]:
@@ -247,8 +266,11 @@ def test_a_clean_run_makes_exactly_the_calls_the_matrix_covers(
     calls, summary = clean[name]
     # Per function, in order (the publisher and the finalizer run concurrently after the execution).
     assert _by_function(calls) == _by_function(SCENARIOS[name].calls)
-    expected = "SUCCEEDED" if not SCENARIOS[name].wrong_token else "FAILED"
+    scenario = SCENARIOS[name]
+    expected = "FAILED" if scenario.wrong_token or scenario.action_type_disabled else "SUCCEEDED"
     assert summary["execution"][0] == expected
+    if scenario.action_type_disabled:  # the switch refused the effect: CANCELLED, nothing written
+        assert (summary["outcome"][0], summary["effects"]) == (OutcomeStatus.CANCELLED, []), summary
     assert summary["late_duplicate"] == ("SUCCEEDED", ["PrepareExecution", "DuplicateIgnored"])
 
 

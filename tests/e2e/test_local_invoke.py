@@ -25,6 +25,8 @@ _FUNCTION_BY_PREFIX = {
     "execution_recorder": "ExecutionRecorderFunction",
     "execution_failure_recorder": "ExecutionFailureRecorderFunction",
     "status_api": "ExecutionStatusApiFunction",
+    "reconciler": "ReconcilerFunction",
+    "outcome_publisher": "OutcomePublisherFunction",
 }
 
 
@@ -87,6 +89,8 @@ def test_invoke_matches_the_file_name(
         assert "errorType" not in payload
         if "disposition" in payload:
             assert payload["disposition"] == "RECORDED", payload
+        if "batchItemFailures" in payload:
+            assert payload["batchItemFailures"] == [], payload
 
 
 @pytest.mark.emulator
