@@ -1,3 +1,3 @@
-from local_runtime.cli import main
+from local_runtime.cli import _entrypoint
 
-raise SystemExit(main())
+_entrypoint()

@@ -1,56 +1,165 @@
 """Command line of the local runtime (`exec-local`, or `python -m local_runtime`).
 
 `up` starts the embedded emulator, deploys template.yaml into it, creates the demo users and lists what
-it created; `up --serve` keeps it running and records where it listens so that `token` (and later
-commands) can reach it from another shell.
+it created; `up --serve` (and `api`) keep it running and record where it listens in the state file
+(local_runtime.runtime_state), so that `token`, `publish-registry` and `execctl` can reach it from
+another shell. One served runtime at a time: a second one refuses at once and says where the first is.
+
+The functions' JSON log and EMF metric lines of `up --serve`, `api` and `run` go to a file per command
+in the state directory (``.local-runtime/up.functions.log`` ...), never into what the command prints;
+`invoke` prints its function's logs, which is what it is for.
+
+Ctrl-C (or SIGTERM) at any point ends with one line and the emulator stopped and the state file
+released; the heavy modules are imported only once a command runs, so that even an early Ctrl-C is
+handled here.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
+import os
+import re
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-from local_runtime import eventbridge
-from local_runtime.api_server import LocalApiServer
-from local_runtime.demo import run_demo
-from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
-from local_runtime.identity import create_demo_user, id_token_for, load_demo_tenants
-from local_runtime.operations import Operations
-from local_runtime.output import router
-from local_runtime.project import deploy_project, operations_for
-from local_runtime.sample_world import seed_sample_world
-from local_runtime.template import PROJECT_ROOT
+from local_runtime import runtime_state
+from local_runtime.runtime_state import CliError, RuntimeClaim
 
-STATE_FILE = PROJECT_ROOT / ".local-runtime" / "state.json"
-FUNCTION_LOG = PROJECT_ROOT / ".local-runtime" / "functions.log"
+if TYPE_CHECKING:
+    from local_runtime.emulator import LocalStack
+    from local_runtime.operations import Operations
+
+__all__ = [
+    "DEFAULT_ALLOWED_ORIGIN",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
+    "EXIT_USAGE",
+    "STATE_FILE",
+    "CliError",
+    "build_parser",
+    "describe_stack",
+    "main",
+    "running_runtime",
+]
+
+# Kept for execctl until it reads runtime_state.read_state(); commands here use runtime_state itself.
+STATE_FILE = runtime_state.state_file()
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+DEFAULT_ALLOWED_ORIGIN = "http://localhost:3000"  # the template's AllowedOrigins default
+LOOPBACK = "127.0.0.1"
+# local_runtime.emulator.DEFAULT_STACK_NAME: parsing the arguments must not wait for the emulator's imports,
+# so that a second runtime refuses at once (a test checks both agree).
+DEFAULT_STACK_NAME = "bel-local"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ORIGIN = re.compile(rf"https?://(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?")
 
 
-class CliError(Exception):
-    """A user-facing error: printed without a traceback, exit code 2."""
+class _TerminatedError(BaseException):
+    """SIGTERM arrived: stop as Ctrl-C does (BaseException, so no `except Exception` swallows it)."""
 
 
-def start_runtime(
-    stack_name: str = DEFAULT_STACK_NAME, log_level: str | None = None
-) -> tuple[LocalEmulator, LocalStack]:
-    """Start the emulator, deploy the project template and create the demo users."""
-    emulator = LocalEmulator().start()
-    stack = deploy_project(emulator, stack_name, log_level)
-    outputs = stack.outputs()
-    cognito = stack.client("cognito-idp")
-    for tenant in load_demo_tenants():
-        create_demo_user(cognito, outputs["UserPoolId"], tenant)
-    return emulator, stack
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _TerminatedError
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C / SIGTERM wait until the block is done (a claim, a clean-up); a second one does not wait."""
+    if not _in_main_thread():  # signal handlers can only be set there
+        yield
+        return
+    received: list[int] = []
+
+    def later(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, later) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+    if received:
+        raise KeyboardInterrupt if received[0] == signal.SIGINT else _TerminatedError
+
+
+@contextlib.contextmanager
+def _cleaned_up() -> Iterator[contextlib.ExitStack]:
+    """What is entered on the yielded stack is undone on any exit, Ctrl-C included, Ctrl-C deferred."""
+    resources = contextlib.ExitStack()
+    try:
+        yield resources
+    finally:
+        with _signals_deferred():
+            resources.close()
+
+
+def _claim(resources: contextlib.ExitStack, command: str) -> RuntimeClaim:
+    with _signals_deferred():  # claimed means released on exit: nothing may come between the two
+        claim = runtime_state.claim(command)
+        resources.callback(claim.release)
+    return claim
+
+
+def _shown(path: Path) -> str:
+    """A path as the user can open it: relative to the project when inside it."""
+    try:
+        return str(path.relative_to(runtime_state.PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _function_logs(resources: contextlib.ExitStack, name: str) -> Path:
+    """Divert the functions' log and metric lines to ``name``.functions.log, until the command ends."""
+    from local_runtime.output import functions_logging_to
+
+    return resources.enter_context(functions_logging_to(runtime_state.function_log_file(name)))
+
+
+@contextlib.contextmanager
+def running_runtime(
+    stack_name: str = DEFAULT_STACK_NAME,
+    log_level: str | None = None,
+    parameters: Mapping[str, str] | None = None,
+) -> Iterator[LocalStack]:
+    """The emulator with the project template deployed and the demo users created; stopped on exit."""
+    from local_runtime.emulator import LocalEmulator
+    from local_runtime.identity import create_demo_user, load_demo_tenants
+    from local_runtime.project import deploy_project
+
+    emulator = LocalEmulator()
+    try:
+        emulator.start()
+        stack = deploy_project(emulator, stack_name, log_level, parameters)
+        outputs = stack.outputs()
+        cognito = stack.client("cognito-idp")
+        for tenant in load_demo_tenants():
+            create_demo_user(cognito, outputs["UserPoolId"], tenant)
+        yield stack
+    finally:
+        emulator.stop()
 
 
 def describe_stack(stack: LocalStack) -> str:
+    from local_runtime.identity import load_demo_tenants
+
     rows = [(r.logical_id, r.resource_type, r.physical_id) for r in stack.created.values()]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"Local runtime at {stack.endpoint_url} (stack {stack.stack_name}, {stack.region})", ""]
@@ -67,28 +176,43 @@ def describe_stack(stack: LocalStack) -> str:
     return "\n".join(lines)
 
 
-def _write_state(stack: LocalStack, api_url: str | None = None) -> None:
-    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "endpoint_url": stack.endpoint_url,
-        "region": stack.region,
-        "stack_name": stack.stack_name,
-        "outputs": stack.outputs(),
-    }
-    if api_url:
-        state["api_url"] = api_url
-    STATE_FILE.write_text(json.dumps(state, indent=2), encoding="utf-8")
+def _serve_until_stopped() -> int:
+    """Block until Ctrl-C (KeyboardInterrupt, exit 130) or SIGTERM (a normal stop, exit 0)."""
+    try:
+        threading.Event().wait()
+    except _TerminatedError:
+        print("stopped", file=sys.stderr)
+    return 0
 
 
-def _read_state() -> dict[str, Any]:
-    if not STATE_FILE.exists():
-        raise CliError("no local runtime is running: start one with `exec-local up --serve` (or `make up`)")
-    return dict(json.loads(STATE_FILE.read_text(encoding="utf-8")))
+def _seed_for_operators(resources: contextlib.ExitStack, stack: LocalStack) -> None:
+    """The registry, the demo tenants and a local CRM test server: what the README's execctl examples use."""
+    from local_runtime.demo import seed_for_operators
+    from local_runtime.project import operations_for
+
+    crm = seed_for_operators(operations_for(stack))
+    resources.callback(crm.stop)
+    print(
+        "Seeded: the registry (registry/action_types.json), the demo tenants "
+        f"(local_runtime/samples/tenants.json) and a local CRM test server at {crm.base_url}.",
+        flush=True,
+    )
+
+
+def _serving_lines(claim: RuntimeClaim, function_log: Path) -> str:
+    return (
+        f"Function logs (JSON) and metrics (EMF) go to {_shown(function_log)}.\n"
+        f"Serving; state in {_shown(claim.path)} (one local runtime at a time). Ctrl-C stops."
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    emulator, stack = start_runtime(args.stack_name)
-    try:
+    from local_runtime.identity import id_token_for, load_demo_tenants
+
+    with _cleaned_up() as resources:
+        claim = _claim(resources, "exec-local up --serve") if args.serve else None
+        function_log = _function_logs(resources, "up") if args.serve else None
+        stack = resources.enter_context(running_runtime(args.stack_name))
         print(describe_stack(stack))
         outputs = stack.outputs()
         tenant = load_demo_tenants()[0]
@@ -96,85 +220,98 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack.client("cognito-idp"), outputs["UserPoolId"], outputs["UserPoolClientId"], tenant.user_email
         )
         print(f"Cognito issued an ID token for {tenant.user_email} ({len(token)} bytes).")
-        if not args.serve:
+        if claim is None or function_log is None:
             return 0
-        _write_state(stack)
-        print(f"Serving; state in {STATE_FILE.relative_to(PROJECT_ROOT)}. Ctrl-C stops.", flush=True)
+        _seed_for_operators(resources, stack)
         stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        resources.callback(stopped.set)
         # Scheduled rules (the sweeper) fire at their rate, as EventBridge would fire them.
         threading.Thread(target=stack.schedules.run_forever, args=(stopped,), daemon=True).start()
-        with contextlib.suppress(KeyboardInterrupt):
-            stopped.wait()
-        stopped.set()
-        return 0
-    finally:
-        if args.serve:
-            STATE_FILE.unlink(missing_ok=True)
-        emulator.stop()
+        claim.publish(stack, function_log=function_log)
+        print(_serving_lines(claim, function_log), flush=True)
+        return _serve_until_stopped()
 
 
-def _wait_until_stopped() -> None:
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stopped.wait()
+def _port_unavailable(port: int, exc: OSError) -> str:
+    if exc.errno == errno.EACCES:
+        return f"port {port} on {LOOPBACK} cannot be used (permission denied): choose another with --port"
+    return (
+        f"port {port} on {LOOPBACK} is in use (by another process, or another local runtime): "
+        "choose another with --port (make api PORT=...), or stop what listens there"
+    )
+
+
+def _check_port_free(port: int) -> None:
+    """Refuse a busy port before anything slow starts (0: a free one is chosen, nothing to check)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise CliError(_port_unavailable(port, exc)) from None
 
 
 def cmd_api(args: argparse.Namespace) -> int:
     """The `sam local start-api` equivalent: runtime + the template's REST API with the Cognito check."""
-    emulator, stack = start_runtime(args.stack_name, args.log_level)
-    server = None
-    try:
+    origins = list(dict.fromkeys(args.allowed_origin or [DEFAULT_ALLOWED_ORIGIN]))
+    _check_port_free(args.port)  # refused at once, before anything slow (and before the claim)
+    with _cleaned_up() as resources:
+        claim = _claim(resources, "exec-local api")
+        from local_runtime.api_server import LocalApiServer
+        from local_runtime.demo import run_demo
+        from local_runtime.identity import load_demo_tenants
+
+        function_log = _function_logs(resources, "api")
+        stack = resources.enter_context(
+            running_runtime(args.stack_name, args.log_level, {"AllowedOrigins": ",".join(origins)})
+        )
         if args.demo:
             print("Running the sample intents first, so the API has executions to show ...", flush=True)
             run_demo(stack, sys.stdout)
-        server = LocalApiServer(stack, port=args.port).start()
-        _write_state(stack, server.url)
+        _seed_for_operators(resources, stack)
+        try:
+            server = LocalApiServer(stack, host=LOOPBACK, port=args.port).start()
+        except OSError as exc:  # taken since the check above
+            if exc.errno in {errno.EADDRINUSE, errno.EACCES}:
+                raise CliError(_port_unavailable(args.port, exc)) from None
+            raise
+        resources.callback(server.stop)
         api = server.api
         if api is None:  # start() sets it
             raise CliError("the local API did not start")
+        claim.publish(stack, api_url=server.url, function_log=function_log)
         print(f"\nLocal API ({api.logical_id}, stage {api.stage}) at {server.url}")
         for route in api.routes:
             auth = f"Cognito ({route.authorizer.name})" if route.authorizer else "none"
             print(f"  {route.method:<7} {route.resource}   auth: {auth}")
+        print(f"Allowed origins (CORS): {', '.join(origins)}")
         user = load_demo_tenants()[0]
         example = f"{server.url}/accounts/{user.account_ids[0]}/executions?limit=5"
         print(
             "\nIn another shell, get a token and call it:\n"
             f"  TOKEN=$(.venv/bin/exec-local token --user {user.user_email})\n"
             f'  curl -H "Authorization: $TOKEN" "{example}"\n'
-            f"Demo users: {', '.join(t.user_email for t in load_demo_tenants())}. Ctrl-C stops.",
+            f"Demo users: {', '.join(t.user_email for t in load_demo_tenants())}.\n"
+            + _serving_lines(claim, function_log),
             flush=True,
         )
-        _wait_until_stopped()
-        return 0
-    finally:
-        STATE_FILE.unlink(missing_ok=True)
-        if server is not None:
-            server.stop()
-        emulator.stop()
+        return _serve_until_stopped()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    emulator, stack = start_runtime(args.stack_name, args.log_level)
-    try:
+    from local_runtime.demo import run_demo
+
+    with _cleaned_up() as resources:
+        function_log = _function_logs(resources, "run")
+        stack = resources.enter_context(running_runtime(args.stack_name, args.log_level))
         print(f"Local runtime at {stack.endpoint_url}: {len(stack.created)} resources from template.yaml.")
-        FUNCTION_LOG.parent.mkdir(parents=True, exist_ok=True)
-        with FUNCTION_LOG.open("w", encoding="utf-8") as log:
-            router().divert = log
-            print(f"Function logs (JSON) and metrics (EMF) go to {FUNCTION_LOG.relative_to(PROJECT_ROOT)}.")
-            try:
-                return run_demo(stack, sys.stdout)
-            finally:
-                router().divert = None
-    finally:
-        emulator.stop()
+        print(f"Function logs (JSON) and metrics (EMF) go to {_shown(function_log)}.", flush=True)
+        return run_demo(stack, sys.stdout)
 
 
-def _served_operations() -> Operations:
-    state = _read_state()
-
+def _client_of(state: Mapping[str, Any]) -> Callable[[str], Any]:
     def client(service: str) -> Any:
         import boto3
 
@@ -186,7 +323,14 @@ def _served_operations() -> Operations:
             aws_secret_access_key="local-runtime",  # noqa: S106 - the emulator's fixed fake credentials
         )
 
-    return Operations(client, state["outputs"], state["stack_name"])
+    return client
+
+
+def _served_operations() -> Operations:
+    from local_runtime.operations import Operations
+
+    state = runtime_state.read_state()
+    return Operations(_client_of(state), state["outputs"], state["stack_name"])
 
 
 def cmd_publish_registry(args: argparse.Namespace) -> int:
@@ -198,13 +342,17 @@ def cmd_publish_registry(args: argparse.Namespace) -> int:
 
 def cmd_invoke(args: argparse.Namespace) -> int:
     """The `sam local invoke` equivalent: one function, one event, on a fresh embedded runtime."""
+    from local_runtime import eventbridge
+    from local_runtime.project import operations_for
+    from local_runtime.sample_world import seed_sample_world
+
     event_path = Path(args.event)
     try:
         event = json.loads(event_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot read the event file {event_path}: {exc}") from None
-    emulator, stack = start_runtime(args.stack_name, args.log_level)
-    try:
+    with _cleaned_up() as resources:
+        stack = resources.enter_context(running_runtime(args.stack_name, args.log_level))
         if args.function not in stack.functions:
             known = ", ".join(sorted(stack.functions))
             raise CliError(f"unknown function {args.function!r}; the template has: {known}")
@@ -221,27 +369,39 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(f"--- {args.function} returned{' a function error' if error else ''}:")
         print(json.dumps(payload, indent=2))
         return 1 if error else 0
-    finally:
-        emulator.stop()
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    import boto3
+    from local_runtime.identity import id_token_for, load_demo_tenants
 
-    state = _read_state()
-    cognito = boto3.client(
-        "cognito-idp",
-        region_name=state["region"],
-        endpoint_url=state["endpoint_url"],
-        aws_access_key_id="local-runtime",
-        aws_secret_access_key="local-runtime",  # noqa: S106 - the emulator's fixed fake credentials
-    )
+    state = runtime_state.read_state()
+    cognito = _client_of(state)("cognito-idp")
     known = {t.user_email for t in load_demo_tenants()}
     if args.user not in known:
         raise CliError(f"unknown demo user {args.user!r}; known: {', '.join(sorted(known))}")
     outputs = state["outputs"]
     print(id_token_for(cognito, outputs["UserPoolId"], outputs["UserPoolClientId"], args.user))
     return 0
+
+
+# ---------------------------------------------------------------- arguments
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be a number between 0 and 65535, not {value!r}")
+    return int(value)
+
+
+def _origins(value: str) -> list[str]:
+    """One origin, or several comma separated: scheme http/https, a host, an optional port, no path."""
+    origins = [item.strip() for item in value.split(",")]
+    for origin in origins:
+        match = _ORIGIN.fullmatch(origin)
+        if match is None or (match["port"] is not None and not 0 < int(match["port"]) <= 65535):
+            raise argparse.ArgumentTypeError(
+                f"{origin!r} is not a browser origin: http:// or https://, a lower-case host and an "
+                "optional port, no path (e.g. http://localhost:5173)"
+            )
+    return origins
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,7 +438,15 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser(
         "api", help="serve the status API locally with the Cognito check (sam local start-api equivalent)"
     )
-    api.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
+    api.add_argument("--port", type=_port, default=0, help=f"port on {LOOPBACK} (default: a free one)")
+    api.add_argument(
+        "--allowed-origin",
+        type=_origins,
+        action="extend",
+        metavar="ORIGIN",
+        help=f"browser origin the API allows (CORS); repeatable or comma separated (default: "
+        f"{DEFAULT_ALLOWED_ORIGIN})",
+    )
     api.add_argument("--demo", action="store_true", help="run the sample intents first")
     api.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of local resource names")
     api.add_argument(
@@ -292,16 +460,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _in_main_thread() else None
     try:
+        args = build_parser().parse_args(argv)  # bad usage exits 2 with argparse's message
         return int(args.func(args))
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("stopped (interrupted)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _TerminatedError:
+        print("stopped (terminated)", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if _in_main_thread():
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _entrypoint() -> None:
-    sys.exit(main())
+    code = main()
+    if code in {EXIT_INTERRUPTED, EXIT_TERMINATED}:
+        # Stopped: do not wait for an invocation still running in a worker thread (the emulator it
+        # talks to is gone), and let no second Ctrl-C print a traceback from the interpreter's exit.
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,21 @@ def prepare(ops: Operations, crm: CrmTestServer, crm_token: str, tenant_settings
             ops.connect_crm(tenant.tenant_id, account_id, crm.base_url, crm_token)
 
 
+def seed_for_operators(ops: Operations) -> CrmTestServer:
+    """What `make up` seeds for the README's execctl walk-through: the registry, the demo tenants with
+    their sample kill-switch settings, and a local CRM test server every demo account is connected to.
+    The caller stops the returned server."""
+    _, tenant_settings = load_samples()
+    crm_token = secrets.token_urlsafe(24)
+    crm = CrmTestServer(token=crm_token).start()
+    try:
+        prepare(ops, crm, crm_token, tenant_settings)
+    except BaseException:
+        crm.stop()
+        raise
+    return crm
+
+
 def follow(ops: Operations, action_intent_id: str, out: TextIO, timeout: float = 120.0) -> ExecutionSummary:
     """Wait for the intent's execution, printing each state as the state machine enters it."""
     deadline = time.monotonic() + timeout

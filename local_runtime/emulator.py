@@ -111,14 +111,19 @@ class LocalEmulator:
         return self
 
     def stop(self) -> None:
+        """Stop every stack's pollers and the server; safe after a start that was interrupted half-way."""
         for stack in self.stacks.values():
             for poller in stack.stream_pollers.values():
                 poller.stop()
             for function in stack.functions.values():
                 InProcessLambdaRouter.unregister(function.function_name)
         if self._server is not None:
-            self._server.stop()
-            self._server = None
+            server, self._server = self._server, None
+            if server._thread is not None:
+                # Interrupted while moto's thread was still binding: stop() would wait for it forever.
+                server._server_ready_event.wait(10)
+            if server._server is not None:
+                server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -162,7 +167,12 @@ class LocalEmulator:
             template_path=template_path,
             definition_overrides=dict(definition_overrides or {}),
         )
-        stack.create(parameter_overrides or {})
+        try:
+            stack.create(parameter_overrides or {})
+        except BaseException:  # an interrupted or failed deploy leaves no poller running
+            for poller in stack.stream_pollers.values():
+                poller.stop()
+            raise
         self.stacks[stack_name] = stack
         return stack
 

@@ -8,9 +8,11 @@ same repositories the functions use, so an operator can flip a kill switch witho
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,11 +20,24 @@ import pydantic
 from botocore.exceptions import BotoCoreError, ClientError
 
 from execution_core.errors import ExecutionError
-from execution_core.models.common import Identifier
-from local_runtime.cli import STATE_FILE, CliError
-from local_runtime.operations import OperationFailedError, Operations
+from execution_core.models import ActionIntent, SwitchChange
+from execution_core.models.common import Identifier, utc_now
+from execution_core.services.switches import SwitchChangeResult
+from local_runtime import runtime_state
+from local_runtime.cli import CliError
+from local_runtime.operations import (
+    CloudWatchFunctionLogs,
+    FunctionLogFile,
+    FunctionLogs,
+    OperationFailedError,
+    Operations,
+    UnknownNameError,
+    history,
+)
 
 EXIT_USAGE = 2
+MAX_OPERATOR_LENGTH = 256  # SwitchChange.changed_by
+MAX_REASON_LENGTH = 500
 _IDENTIFIER: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(Identifier)
 
 
@@ -41,6 +56,18 @@ def _identifier(kind: str) -> Callable[[str], str]:
     return parse
 
 
+def _reason(value: str) -> str:
+    if not value.strip() or len(value) > MAX_REASON_LENGTH:
+        raise argparse.ArgumentTypeError(f"a reason is 1 to {MAX_REASON_LENGTH} characters")
+    return value.strip()
+
+
+def _operator_name(value: str) -> str:
+    if not value.strip() or len(value) > MAX_OPERATOR_LENGTH:
+        raise argparse.ArgumentTypeError(f"--by is 1 to {MAX_OPERATOR_LENGTH} characters")
+    return value.strip()
+
+
 def _limit(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 100:
         raise argparse.ArgumentTypeError(f"limit must be a number between 1 and 100, not {value!r}")
@@ -57,12 +84,20 @@ def _minutes(value: str) -> float:
     return minutes
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 1 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"seconds must be a number between 1 and 3600, not {value!r}")
+    return seconds
+
+
 def _operations(args: argparse.Namespace) -> Operations:
     if args.stack:
         return _deployed(args.stack, args.region)
-    if not STATE_FILE.exists():
-        raise CliError("no local runtime is running: start one with `make up`, or pass --stack NAME")
-    state = json.loads(STATE_FILE.read_text(encoding="utf-8"))
+    state = runtime_state.read_state()  # a clear error when no runtime is running, or it is starting
 
     def client(service: str) -> Any:
         return boto3.client(
@@ -74,6 +109,31 @@ def _operations(args: argparse.Namespace) -> Operations:
         )
 
     return Operations(client, state["outputs"], state["stack_name"])
+
+
+def _function_logs(ops: Operations, args: argparse.Namespace) -> FunctionLogs:
+    if args.stack:
+        return CloudWatchFunctionLogs(ops.client, ops.stack_name)
+    log = runtime_state.read_state().get("function_log")
+    return FunctionLogFile(Path(log)) if log else FunctionLogs()
+
+
+def _operator(ops: Operations, args: argparse.Namespace) -> str:
+    """Who makes a change: --by, else the caller's AWS identity (a stack) or the local user."""
+    if args.by:
+        return str(args.by)
+    if args.stack:
+        try:
+            return str(ops.client("sts").get_caller_identity()["Arn"])[:MAX_OPERATOR_LENGTH]
+        except (ClientError, BotoCoreError) as exc:
+            raise CliError(
+                f"cannot tell who you are (sts:GetCallerIdentity failed: {exc}); pass --by"
+            ) from None
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in the environment and no passwd entry
+        user = "unknown user"
+    return f"{user} (local runtime)"[:MAX_OPERATOR_LENGTH]
 
 
 def _deployed(stack_name: str, region: str | None) -> Operations:
@@ -91,31 +151,161 @@ def _print(value: Any) -> None:
 
 
 # ---------------------------------------------------------------- commands
+def _stopped(stopped: bool, on: str = "ON", off: str = "OFF") -> str:
+    return on if stopped else off
+
+
+def _report_change(
+    args: argparse.Namespace, what: str, result: SwitchChangeResult, on: str = "ON", off: str = "OFF"
+) -> None:
+    """Print the switch before and after, and where the change was recorded."""
+    before, after = _stopped(result.stopped_before, on, off), _stopped(result.stopped_after, on, off)
+    if args.json:
+        _print(
+            {
+                "switch": what,
+                "before": before,
+                "after": after,
+                "changed": result.change is not None,
+                "change": result.change.model_dump(mode="json", exclude_none=True) if result.change else None,
+            }
+        )
+        return
+    if result.change is None:
+        print(f"{what} is already {after}; nothing changed")
+        return
+    print(f"{what}: {before} -> {after}")
+    print(
+        f"recorded in the audit trail: by {result.change.changed_by}, reason: {result.change.reason} "
+        f"(change {result.change.change_id}; `execctl audit` lists changes)"
+    )
+
+
 def cmd_global_stop(ops: Operations, args: argparse.Namespace) -> None:
-    ops.set_global_stop(args.state == "on", reason=args.reason, by=args.by)
-    print(f"global stop is {args.state.upper()}" + (f" ({args.reason})" if args.reason else ""))
+    result = ops.set_global_stop(args.state == "on", reason=args.reason, by=_operator(ops, args))
+    _report_change(args, "global stop", result)
 
 
 def cmd_tenant_stop(ops: Operations, args: argparse.Namespace) -> None:
-    ops.set_tenant_execution(args.tenant, enabled=args.state == "off")
-    print(f"tenant {args.tenant}: execution {'stopped' if args.state == 'on' else 'enabled'}")
+    by = _operator(ops, args)
+    result = ops.set_tenant_execution(args.tenant, enabled=args.state == "off", reason=args.reason, by=by)
+    _report_change(args, f"tenant {args.tenant} stop", result)
 
 
 def cmd_action_type(ops: Operations, args: argparse.Namespace) -> None:
-    try:
-        disabled = ops.set_action_type_enabled(args.tenant, args.action_type, args.state == "enable")
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    now_disabled = ", ".join(disabled) or "none"
-    print(f"tenant {args.tenant}: {args.action_type} {args.state}d; disabled now: {now_disabled}")
+    by = _operator(ops, args)
+    result = ops.set_action_type_enabled(
+        args.tenant, args.action_type, args.state == "enable", reason=args.reason, by=by
+    )
+    _report_change(args, f"tenant {args.tenant} {args.action_type}", result, on="disabled", off="enabled")
+    if not args.json:
+        print(
+            f"disabled for {args.tenant} now: {', '.join(ops.disabled_action_types(args.tenant)) or 'none'}"
+        )
+
+
+def _describe_change(change: SwitchChange) -> str:
+    scope = {
+        "GLOBAL": "global stop",
+        "TENANT": f"tenant {change.tenant_id} stop",
+        "ACTION_TYPE": f"tenant {change.tenant_id} {change.action_type}",
+    }[change.scope.value]
+    on, off = ("disabled", "enabled") if change.scope.value == "ACTION_TYPE" else ("ON", "OFF")
+    return f"{scope}: {_stopped(change.stopped_before, on, off)} -> {_stopped(change.stopped_after, on, off)}"
+
+
+def cmd_audit(ops: Operations, args: argparse.Namespace) -> None:
+    changes = ops.ledger.list_switch_changes(args.limit)
+    if args.json:
+        _print([c.model_dump(mode="json", exclude_none=True) for c in changes])
+        return
+    if not changes:
+        print("no kill-switch change has been recorded")
+        return
+    for change in changes:
+        when = change.changed_at.isoformat()
+        print(f"{when}  {_describe_change(change)}  by {change.changed_by}: {change.reason}")
 
 
 def cmd_approve(ops: Operations, args: argparse.Namespace) -> None:
+    ops.known_intent(args.tenant, args.account, args.intent)  # an unknown intent is refused, not emitted
+    before = len(ops.executions_for(args.intent)) if args.wait else 0
     event_id = ops.approve(args.tenant, args.account, args.intent)
-    print(f"ACTION_APPROVED sent for {args.intent} (event {event_id})")
+    if not args.wait:
+        if args.json:
+            _print({"action_intent_id": args.intent, "event_id": event_id})
+        else:
+            print(f"ACTION_APPROVED sent for {args.intent} (event {event_id})")
+        return
+    try:
+        executions = ops.wait_for_executions(args.intent, count=before + 1, timeout=args.timeout)
+    except TimeoutError as exc:
+        raise OperationFailedError(f"approved (event {event_id}), but {exc}") from None
+    status = ops.status(args.tenant, args.account, args.intent)
+    latest = sorted(executions, key=lambda e: e.execution_arn)[-1] if executions else None
+    if args.json:
+        _print(
+            {
+                "action_intent_id": args.intent,
+                "event_id": event_id,
+                "status": status.model_dump(mode="json", exclude_none=True) if status else None,
+            }
+        )
+        return
+    shown = status.status.value if status else "unknown"
+    print(f"ACTION_APPROVED sent for {args.intent} (event {event_id}); {len(executions)} execution(s) ended")
+    print(f"status: {shown}" + (f" (last execution {latest.status})" if latest else ""))
+
+
+def _read_intent(path: Path) -> ActionIntent:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise CliError(f"{path} is not JSON: {exc}") from None
+    try:
+        return ActionIntent.model_validate(document)
+    except pydantic.ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc']) or '(document)'}: {error['msg']}"
+            for error in exc.errors()[:10]
+        ]
+        raise CliError(
+            f"{path} is not a valid action intent (docs/schemas/action-intent.schema.json):\n  "
+            + "\n  ".join(problems)
+        ) from None
+
+
+def cmd_intent_put(ops: Operations, args: argparse.Namespace) -> None:
+    intent = _read_intent(Path(args.file))
+    ops.known_account(intent.tenant_id, intent.account_id)
+    ops.known_action_type(intent.action_type)
+    if ops.registry.get(intent.action_type, intent.registry_version) is None:
+        latest = ops.registry.latest(intent.action_type)
+        raise CliError(
+            f"{intent.action_type} has no registry version {intent.registry_version}"
+            + (f" (the latest is {latest.registry_version})" if latest else "")
+        )
+    if intent.expires_at <= utc_now():
+        raise CliError(f"the intent expired at {intent.expires_at.isoformat()}; it would never run")
+    stored = ops.put_intent(intent)
+    if not stored:
+        existing = ops.intents.get(intent.tenant_id, intent.account_id, intent.action_intent_id)
+        if existing != intent:
+            raise CliError(
+                f"another intent is stored as {intent.action_intent_id}; intents are never overwritten "
+                "(give this one a new action_intent_id)"
+            )
+    where = f"{intent.tenant_id}/{intent.account_id}/{intent.action_intent_id}"
+    if args.json:
+        _print({"action_intent_id": intent.action_intent_id, "stored": stored, "already_stored": not stored})
+    else:
+        print(f"{'stored' if stored else 'already stored (same content)'}: {where}")
 
 
 def cmd_status(ops: Operations, args: argparse.Namespace) -> None:
+    ops.known_account(args.tenant, args.account)
     status = ops.status(args.tenant, args.account, args.intent)
     if status is None:
         raise CliError(f"no execution, attempt or intent {args.intent} for {args.tenant}/{args.account}")
@@ -123,18 +313,47 @@ def cmd_status(ops: Operations, args: argparse.Namespace) -> None:
 
 
 def cmd_list(ops: Operations, args: argparse.Namespace) -> None:
+    ops.known_account(args.tenant, args.account)
     executions = ops.list_executions(args.tenant, args.account, args.limit)
     _print([e.model_dump(mode="json", exclude_none=True) for e in executions])
 
 
 def cmd_ledger(ops: Operations, args: argparse.Namespace) -> None:
+    ops.known_tenant(args.tenant)
     entries = ops.ledger_entries(args.tenant, args.intent)
     if not entries:
         raise CliError(f"no ledger entries for {args.intent} of tenant {args.tenant}")
+    if args.json:
+        _print([e.model_dump(mode="json", exclude_none=True) for e in entries])
+        return
     for entry in entries:
         details = " ".join(f"{k}={v}" for k, v in sorted(entry.details.items()))
         when, kind = entry.occurred_at.isoformat(), entry.event_type.value
         print(f"{when}  {kind:<20} attempt {entry.attempt_count}  {details}")
+
+
+def cmd_trace(ops: Operations, args: argparse.Namespace) -> None:
+    """A decision trace's ledger entries, across the intents it led to (the TraceIndex)."""
+    entries = ops.ledger.list_for_trace(args.trace, args.limit).items
+    if not entries:
+        raise CliError(f"no ledger entries for decision trace {args.trace!r}")
+    if args.json:
+        _print([e.model_dump(mode="json", exclude_none=True) for e in entries])
+        return
+    for entry in entries:
+        where = f"{entry.tenant_id}/{entry.account_id}/{entry.action_intent_id}"
+        print(f"{entry.occurred_at.isoformat()}  {entry.event_type.value:<20} {where}")
+
+
+def cmd_history(ops: Operations, args: argparse.Namespace) -> None:
+    timeline = history(ops, args.tenant, args.account, args.intent, _function_logs(ops, args))
+    if args.json:
+        _print([entry.as_json() for entry in timeline])
+        return
+    for entry in timeline:
+        detail = " ".join(f"{k}={v}" for k, v in entry.detail.items())
+        when = entry.at.isoformat(timespec="milliseconds")
+        print(f"{when}  {entry.source:<6} {entry.what}  {detail}".rstrip())
 
 
 def cmd_reconcile(ops: Operations, args: argparse.Namespace) -> None:
@@ -211,6 +430,7 @@ def cmd_not_executed(ops: Operations, args: argparse.Namespace) -> None:
 
 
 def cmd_republish(ops: Operations, args: argparse.Namespace) -> None:
+    ops.known_account(args.tenant, args.account)
     published = ops.republish(args.tenant, args.account, args.intent)
     if published is None:
         raise CliError(f"no outcome is recorded for {args.intent} of {args.tenant}/{args.account}")
@@ -220,6 +440,22 @@ def cmd_republish(ops: Operations, args: argparse.Namespace) -> None:
 def cmd_publish_registry(ops: Operations, args: argparse.Namespace) -> None:
     for name, result in ops.publish_registry().items():
         print(f"{name}: {result.value}")
+
+
+def _switch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reason", required=True, type=_reason, help="why (kept in the audit trail with the change)"
+    )
+    parser.add_argument(
+        "--by",
+        type=_operator_name,
+        help="who makes the change (default: your AWS identity, or your user name locally)",
+    )
+    _json_option(parser)
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,26 +474,62 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     tenant, account, intent = _identifier("tenant"), _identifier("account"), _identifier("intent")
 
+    _add_switch_commands(commands, tenant)
+    _add_record_commands(commands, tenant, account, intent)
+    _add_nothing_lost_commands(commands)
+
+    publish = commands.add_parser("publish-registry", help="publish registry/action_types.json (immutable)")
+    publish.set_defaults(handler=cmd_publish_registry)
+    return parser
+
+
+def _add_switch_commands(commands: Any, tenant: Callable[[str], str]) -> None:
+    """global-stop, tenant-stop, action-type, audit: the kill switches and their audit trail."""
     stop = commands.add_parser("global-stop", help="stop (on) or resume (off) execution for every tenant")
     stop.add_argument("state", choices=["on", "off"])
-    stop.add_argument("--reason", help="why, recorded with the switch")
-    stop.add_argument("--by", default="operator", help="who flips it (default: operator)")
+    _switch_options(stop)
     stop.set_defaults(handler=cmd_global_stop)
 
     tenant_stop = commands.add_parser("tenant-stop", help="stop (on) or resume (off) one tenant's execution")
     tenant_stop.add_argument("tenant", type=tenant)
     tenant_stop.add_argument("state", choices=["on", "off"])
+    _switch_options(tenant_stop)
     tenant_stop.set_defaults(handler=cmd_tenant_stop)
 
     action = commands.add_parser("action-type", help="disable or enable one action type for one tenant")
     action.add_argument("state", choices=["disable", "enable"])
     action.add_argument("tenant", type=tenant)
     action.add_argument("action_type", type=_identifier("action type"), metavar="ACTION_TYPE")
+    _switch_options(action)
     action.set_defaults(handler=cmd_action_type)
+
+    audit = commands.add_parser("audit", help="the kill-switch changes: who changed what, why, newest first")
+    audit.add_argument("--limit", type=_limit, default=20, help="1-100 (default 20)")
+    _json_option(audit)
+    audit.set_defaults(handler=cmd_audit)
+
+
+def _add_record_commands(
+    commands: Any, tenant: Callable[[str], str], account: Callable[[str], str], intent: Callable[[str], str]
+) -> None:
+    """intent put, approve, status, list, ledger, trace, history: the flow and what it recorded."""
+    intent_command = commands.add_parser("intent", help="store an approved intent (as the upstream does)")
+    intent_actions = intent_command.add_subparsers(dest="intent_action", required=True, metavar="ACTION")
+    put = intent_actions.add_parser(
+        "put", help="store the intent in a JSON file (docs/schemas/action-intent.schema.json)"
+    )
+    put.add_argument("--file", required=True, metavar="FILE", help="the intent as JSON")
+    _json_option(put)
+    put.set_defaults(handler=cmd_intent_put)
 
     approve = commands.add_parser("approve", help="emit ACTION_APPROVED for a stored intent")
     for name, kind in (("tenant", tenant), ("account", account), ("intent", intent)):
         approve.add_argument(name, type=kind)
+    approve.add_argument(
+        "--wait", action="store_true", help="wait for the execution to end, print its status"
+    )
+    approve.add_argument("--timeout", type=_seconds, default=120.0, help="seconds --wait waits (default 120)")
+    _json_option(approve)
     approve.set_defaults(handler=cmd_approve)
 
     status = commands.add_parser("status", help="show one execution's status (as the API derives it)")
@@ -274,13 +546,22 @@ def build_parser() -> argparse.ArgumentParser:
     ledger = commands.add_parser("ledger", help="show an execution's ledger entries, oldest first")
     ledger.add_argument("tenant", type=tenant)
     ledger.add_argument("intent", type=intent)
+    _json_option(ledger)
     ledger.set_defaults(handler=cmd_ledger)
 
-    _add_nothing_lost_commands(commands)
+    trace = commands.add_parser("trace", help="every ledger entry of one decision trace, oldest first")
+    trace.add_argument("trace", type=_identifier("trace id"), metavar="TRACE_ID")
+    trace.add_argument("--limit", type=_limit, default=100, help="1-100 (default 100)")
+    _json_option(trace)
+    trace.set_defaults(handler=cmd_trace)
 
-    publish = commands.add_parser("publish-registry", help="publish registry/action_types.json (immutable)")
-    publish.set_defaults(handler=cmd_publish_registry)
-    return parser
+    story = commands.add_parser(
+        "history", help="one intent's story: its states with timings, its ledger and every function's log"
+    )
+    for name, kind in (("tenant", tenant), ("account", account), ("intent", intent)):
+        story.add_argument(name, type=kind)
+    _json_option(story)
+    story.set_defaults(handler=cmd_history)
 
 
 def _add_nothing_lost_commands(commands: Any) -> None:
@@ -337,8 +618,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # bad usage exits 2 with argparse's message
     try:
         args.handler(_operations(args), args)
-    except CliError as exc:
+    except (CliError, UnknownNameError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except pydantic.ValidationError as exc:  # a value the records cannot hold: never a traceback
+        fields = ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()}))
+        print(f"error: invalid value for {fields or 'the request'}; nothing was changed", file=sys.stderr)
         return EXIT_USAGE
     except ExecutionError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -6,6 +6,7 @@ Used by the local demo, the tests and the operator CLI (`execctl`).
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -20,7 +21,7 @@ from execution_core.models.common import utc_now
 from execution_core.models.execution import ActionOutcome, ExecutionAttempt, ExecutionStatus
 from execution_core.models.intent import ActionIntent
 from execution_core.models.ledger import LedgerEntry
-from execution_core.models.tenant import GlobalKillSwitch, TenantConfig
+from execution_core.models.tenant import TenantConfig
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.connector_config import ConnectorConfigRepository
 from execution_core.repositories.external_writes import ExternalWriteRepository
@@ -35,11 +36,29 @@ from execution_core.services.events import EventPublisher
 from execution_core.services.outbox import OutcomeOutbox, outcome_events
 from execution_core.services.registry import publish_definitions
 from execution_core.services.status import derive_status, status_from_attempt
+from execution_core.services.switches import SwitchChangeResult, SwitchChanges
 from local_runtime.template import PROJECT_ROOT
 
 REGISTRY_DEFINITIONS = PROJECT_ROOT / "registry" / "action_types.json"
 ClientFactory = Callable[[str], Any]
 TERMINAL_EXECUTION_STATES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+UNSTATED_REASON = "no reason given"  # only programmatic callers may omit one; execctl asks for it
+
+
+class UnknownNameError(Exception):
+    """An operator named a tenant, account, action type or intent that does not exist (a typo)."""
+
+    def __init__(self, kind: str, name: str, known: list[str], scope: str | None = None) -> None:
+        self.kind, self.name, self.known = kind, name, known
+        message = f"unknown {kind} {name!r}" + (f" in {scope}" if scope else "")
+        close = difflib.get_close_matches(name, known, n=1)
+        message += f"; did you mean {close[0]!r}?" if close else "."
+        if known:
+            listed = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+            message += f" Known: {listed}."
+        super().__init__(f"{message} Nothing was changed.")
 
 
 class OperationFailedError(Exception):
@@ -144,10 +163,15 @@ class Operations:
             )
         )
 
-    def set_global_stop(self, enabled: bool, reason: str | None = None, by: str = "operator") -> None:
-        self.tenants.set_global_kill_switch(
-            GlobalKillSwitch(enabled=enabled, reason=reason, updated_at=utc_now(), updated_by=by)
-        )
+    @property
+    def switches(self) -> SwitchChanges:
+        return SwitchChanges(self._dynamodb, self.tenants, self.ledger)
+
+    def set_global_stop(
+        self, enabled: bool, reason: str | None = None, by: str = "operator"
+    ) -> SwitchChangeResult:
+        """Every switch change is audited (who, why, before, after), from the CLI or from a test."""
+        return self.switches.set_global_stop(enabled, by=by, reason=reason or UNSTATED_REASON, now=utc_now())
 
     def crm_secret_name(self, tenant_id: str, account_id: str) -> str:
         return f"{self.stack_name}/crm/{tenant_id}/{account_id}"
@@ -245,22 +269,50 @@ class Operations:
                 raise TimeoutError(f"executions of {action_intent_id} not finished in {timeout}s: {states}")
             time.sleep(0.02)
 
-    def set_tenant_execution(self, tenant_id: str, enabled: bool) -> None:
-        self.tenants.set_execution_enabled(tenant_id, enabled, utc_now())
-
-    def set_action_type_enabled(self, tenant_id: str, action_type: str, enabled: bool) -> list[str]:
-        """Switch one action type for one tenant; returns the tenant's disabled action types after."""
-        if self.registry.latest(action_type) is None:
-            raise ValueError(f"unknown action type {action_type!r}: it is not in the registry")
+    def known_tenant(self, tenant_id: str) -> TenantConfig:
+        """The tenant's configuration; UnknownNameError (naming the tenants that exist) when it has none."""
         config = self.tenants.get_config(tenant_id)
         if config is None:
-            raise ValueError(f"unknown tenant {tenant_id!r}: it has no configuration")
-        disabled = set(config.disabled_action_types)
-        disabled = disabled - {action_type} if enabled else disabled | {action_type}
-        self.tenants.put_config(
-            config.model_copy(update={"disabled_action_types": sorted(disabled), "updated_at": utc_now()})
+            raise UnknownNameError("tenant", tenant_id, self.tenants.list_tenant_ids())
+        return config
+
+    def known_account(self, tenant_id: str, account_id: str) -> TenantConfig:
+        config = self.known_tenant(tenant_id)
+        if account_id not in config.account_ids:
+            raise UnknownNameError("account", account_id, config.account_ids, scope=f"tenant {tenant_id}")
+        return config
+
+    def known_action_type(self, action_type: str) -> None:
+        if self.registry.latest(action_type) is None:
+            raise UnknownNameError("action type", action_type, self.registry.list_action_types())
+
+    def known_intent(self, tenant_id: str, account_id: str, action_intent_id: str) -> ActionIntent:
+        self.known_account(tenant_id, account_id)
+        intent = self.intents.get(tenant_id, account_id, action_intent_id)
+        if intent is None:
+            raise UnknownNameError("intent", action_intent_id, [], scope=f"{tenant_id}/{account_id}")
+        return intent
+
+    def set_tenant_execution(
+        self, tenant_id: str, enabled: bool, reason: str | None = None, by: str = "operator"
+    ) -> SwitchChangeResult:
+        config = self.known_tenant(tenant_id)
+        return self.switches.set_tenant_stop(
+            config, not enabled, by=by, reason=reason or UNSTATED_REASON, now=utc_now()
         )
-        return sorted(disabled)
+
+    def set_action_type_enabled(
+        self, tenant_id: str, action_type: str, enabled: bool, reason: str | None = None, by: str = "operator"
+    ) -> SwitchChangeResult:
+        """Switch one action type for one tenant (it must be in the registry, the tenant configured)."""
+        self.known_action_type(action_type)
+        config = self.known_tenant(tenant_id)
+        return self.switches.set_action_type_disabled(
+            config, action_type, not enabled, by=by, reason=reason or UNSTATED_REASON, now=utc_now()
+        )
+
+    def disabled_action_types(self, tenant_id: str) -> list[str]:
+        return sorted(self.known_tenant(tenant_id).disabled_action_types)
 
     # ---------------------------------------------------------------- nothing is lost
     def reconcile(
@@ -385,3 +437,178 @@ class Operations:
     def ledger_entries(self, tenant_id: str, action_intent_id: str) -> list[LedgerEntry]:
         """An intent's ledger, oldest first (one Query of its entries' key prefix)."""
         return self.ledger.list_for_intent(tenant_id, action_intent_id)
+
+
+# ---------------------------------------------------------------- one execution's story
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened to an intent: a state entered or left, a ledger entry, a log line."""
+
+    at: datetime
+    source: str  # "state", "ledger" or "log"
+    what: str
+    detail: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "source": self.source, "what": self.what, "detail": self.detail}
+
+
+class FunctionLogs:
+    """Where the functions' JSON log lines are: a file (the local runtime) or CloudWatch Logs (a stack).
+
+    This base knows of none (a runtime that keeps no log file): the story is told without log lines."""
+
+    def lines_for(self, action_intent_id: str, since: datetime) -> list[TimelineEntry]:
+        return []
+
+
+def _log_entry(line: dict[str, Any], action_intent_id: str) -> TimelineEntry | None:
+    """A Powertools JSON log line about this intent (metric lines and other intents' lines are None)."""
+    if line.get("action_intent_id") != action_intent_id or "message" not in line:
+        return None
+    try:
+        at = datetime.strptime(str(line["timestamp"]), "%Y-%m-%d %H:%M:%S,%f%z")
+    except (KeyError, ValueError):
+        return None
+    function = str(line.get("function_name") or line.get("service") or "?")
+    keep = ("level", "location", "error_code", "error_class", "status", "tool_name", "execution_id")
+    detail = {"function": function} | {k: line[k] for k in keep if k in line}
+    return TimelineEntry(at, "log", str(line["message"]), detail)
+
+
+class FunctionLogFile(FunctionLogs):
+    """The log file a served local runtime writes (one JSON object per line)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def lines_for(self, action_intent_id: str, since: datetime) -> list[TimelineEntry]:
+        if not self._path.exists():
+            return []
+        entries = []
+        with self._path.open(encoding="utf-8", errors="replace") as lines:
+            for raw in lines:
+                if action_intent_id not in raw:  # cheap pre-filter before parsing JSON
+                    continue
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    continue
+                entry = _log_entry(line, action_intent_id) if isinstance(line, dict) else None
+                if entry is not None and entry.at >= since:
+                    entries.append(entry)
+        return entries
+
+
+class CloudWatchFunctionLogs(FunctionLogs):
+    """The stack's function log groups, searched with a JSON filter pattern on the intent id."""
+
+    MAX_EVENTS = 500
+
+    def __init__(self, client: ClientFactory, stack_name: str) -> None:
+        self._client = client
+        self._stack_name = stack_name
+
+    def _log_groups(self) -> list[str]:
+        cloudformation = self._client("cloudformation")
+        groups = []
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=self._stack_name):
+            for resource in page["StackResourceSummaries"]:
+                if resource["ResourceType"] == "AWS::Lambda::Function":
+                    groups.append(f"/aws/lambda/{resource['PhysicalResourceId']}")
+        return groups
+
+    def lines_for(self, action_intent_id: str, since: datetime) -> list[TimelineEntry]:
+        logs = self._client("logs")
+        pattern = f'{{ $.action_intent_id = "{action_intent_id}" }}'  # the id is a checked Identifier
+        entries: list[TimelineEntry] = []
+        for group in self._log_groups():
+            paginator = logs.get_paginator("filter_log_events")
+            pages = paginator.paginate(
+                logGroupName=group,
+                filterPattern=pattern,
+                startTime=int(since.timestamp() * 1000),
+                PaginationConfig={"MaxItems": self.MAX_EVENTS},
+            )
+            try:
+                for page in pages:
+                    for event in page.get("events", []):
+                        try:
+                            line = json.loads(event["message"])
+                        except ValueError:
+                            continue
+                        entry = _log_entry(line, action_intent_id) if isinstance(line, dict) else None
+                        if entry is not None:
+                            entries.append(entry)
+            except logs.exceptions.ResourceNotFoundException:
+                continue  # a function that never ran has no log group yet
+        return entries
+
+
+def execution_timeline(ops: Operations, arn: str) -> list[TimelineEntry]:
+    """The states an execution entered and left (with durations), its failures and its end."""
+    sfn = ops.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+        events += page["events"]
+    name = arn.rsplit(":", 1)[-1]
+    entered: dict[str, datetime] = {}
+    timeline = []
+    for event in events:
+        at, kind = event["timestamp"], event["type"]
+        if "stateEnteredEventDetails" in event:
+            state = event["stateEnteredEventDetails"]["name"]
+            entered[state] = at
+            timeline.append(TimelineEntry(at, "state", f"entered {state}", {"execution": name}))
+        elif "stateExitedEventDetails" in event:
+            state = event["stateExitedEventDetails"]["name"]
+            took = (at - entered[state]).total_seconds() * 1000 if state in entered else None
+            detail = {"execution": name} | ({"duration_ms": round(took)} if took is not None else {})
+            timeline.append(TimelineEntry(at, "state", f"left {state}", detail))
+        elif kind.endswith("Failed") or kind.endswith("TimedOut") or kind.endswith("Aborted"):
+            details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            error = {k: details[k] for k in ("error",) if k in details}
+            timeline.append(TimelineEntry(at, "state", kind, {"execution": name} | error))
+        elif kind in {"ExecutionStarted", "ExecutionSucceeded"}:
+            timeline.append(TimelineEntry(at, "state", kind, {"execution": name}))
+    return timeline
+
+
+def _executions_on_record(
+    ops: Operations, tenant_id: str, account_id: str, action_intent_id: str, entries: list[LedgerEntry]
+) -> list[str]:
+    """The executions the records name: the attempt's, and those of approvals that ran nothing.
+
+    Found from the records rather than by listing the state machine's executions, so the cost does not
+    grow with the stack's history (a duplicate approval's execution, which writes nothing, is left out).
+    """
+    machine = ops.outputs["ExecutionStateMachineArn"]
+    prefix = machine.replace(":stateMachine:", ":execution:", 1) + ":"
+    arns = [f"{prefix}{e.execution_name}" for e in entries if e.execution_name]
+    attempt = ops.attempt(tenant_id, account_id, action_intent_id)
+    if attempt is not None and attempt.execution_arn and attempt.execution_arn not in arns:
+        arns.insert(0, attempt.execution_arn)
+    return arns
+
+
+def history(
+    ops: Operations, tenant_id: str, account_id: str, action_intent_id: str, logs: FunctionLogs
+) -> list[TimelineEntry]:
+    """One intent's story in time order: its executions' states, its ledger and every function's log."""
+    intent = ops.known_intent(tenant_id, account_id, action_intent_id)
+    timeline = [
+        TimelineEntry(
+            intent.approval_timestamp,
+            "intent",
+            f"approved {intent.action_type}",
+            {"approved_by": intent.approved_by, "expires_at": intent.expires_at.isoformat()},
+        )
+    ]
+    entries = ops.ledger_entries(tenant_id, action_intent_id)
+    for arn in _executions_on_record(ops, tenant_id, account_id, action_intent_id, entries):
+        timeline += execution_timeline(ops, arn)
+    for entry in entries:
+        detail = {"attempt": entry.attempt_count} | {k: str(v) for k, v in entry.details.items()}
+        timeline.append(TimelineEntry(entry.occurred_at, "ledger", entry.event_type.value, detail))
+    timeline += logs.lines_for(action_intent_id, since=intent.approval_timestamp - timedelta(minutes=5))
+    return sorted(timeline, key=lambda e: e.at)

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
 
 
@@ -27,7 +28,10 @@ class RoutedStdout(io.TextIOBase):
         if sink is not None:
             sink.append(text)
             if self.divert is not None:  # invocation output kept off the console (the demo's table)
-                return self.divert.write(text)
+                try:
+                    return self.divert.write(text)
+                except ValueError:  # the log file was closed (a late line after its command ended)
+                    return len(text)
         try:
             return self._fallback.write(text)
         except ValueError:  # the stream we echoed to was closed (a finished test's capture)
@@ -71,3 +75,21 @@ def router() -> RoutedStdout:
         _ROUTER.echo_to(sys.stdout)
         sys.stdout = _ROUTER
     return _ROUTER
+
+
+@contextmanager
+def functions_logging_to(path: Path) -> Iterator[Path]:
+    """The functions' log and metric lines go to ``path`` (truncated first) while the block runs.
+
+    Never spliced into what the command itself prints; line-buffered, so `tail -f` follows it. Stop the
+    runtime inside the block, so that nothing an invocation prints late reaches the console.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    routed = router()
+    previous = routed.divert
+    with path.open("w", encoding="utf-8", buffering=1) as log:
+        routed.divert = log
+        try:
+            yield path
+        finally:
+            routed.divert = previous

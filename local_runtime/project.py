@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
 from local_runtime.operations import Operations
 
@@ -10,9 +12,16 @@ LOCAL_PARAMETERS = {"CrmAllowedOrigins": "http://127.0.0.1:*", "CrmReadTimeoutSe
 
 
 def deploy_project(
-    emulator: LocalEmulator, stack_name: str = DEFAULT_STACK_NAME, log_level: str | None = None
+    emulator: LocalEmulator,
+    stack_name: str = DEFAULT_STACK_NAME,
+    log_level: str | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> LocalStack:
-    overrides = LOCAL_PARAMETERS | ({"LogLevel": log_level} if log_level else {})
+    """Deploy template.yaml with the local values; ``parameters`` overrides any of the template's.
+
+    E.g. ``{"AllowedOrigins": "http://localhost:5173"}`` (a CommaDelimitedList, comma separated).
+    """
+    overrides = LOCAL_PARAMETERS | ({"LogLevel": log_level} if log_level else {}) | dict(parameters or {})
     return emulator.deploy(stack_name=stack_name, parameter_overrides=overrides)
 
 

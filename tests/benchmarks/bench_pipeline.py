@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import secrets
 import statistics
 import sys
@@ -35,8 +34,9 @@ from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalEmulator, LocalStack
 from local_runtime.intents import new_intent
 from local_runtime.operations import Operations
-from local_runtime.output import router
+from local_runtime.output import functions_logging_to
 from local_runtime.project import deploy_project, operations_for
+from local_runtime.runtime_state import function_log_file
 from local_runtime.sdk_events import OBSERVER, SdkCall, dynamodb_capacity
 from tests.benchmarks import prices
 
@@ -226,8 +226,8 @@ def outbox_figures(single: Run, burst_invocations: int, burst_durations_ms: list
 def main() -> int:
     token = secrets.token_urlsafe(16)
     results: dict[str, dict[str, float]] = {}
-    with LocalEmulator() as emulator, open(os.devnull, "w", encoding="utf-8") as quiet:
-        router().divert = quiet  # the functions' log and metric lines stay off the figures
+    # The functions' log and metric lines go to a file, never among the figures; the emulator stops first.
+    with functions_logging_to(function_log_file("bench_pipeline")), LocalEmulator() as emulator:
         stack = deploy_project(emulator, log_level="ERROR")
         crm = CrmTestServer(token=token).start()
         try:

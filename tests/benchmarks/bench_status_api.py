@@ -8,7 +8,6 @@ handler's own cost and mostly useful to compare runs. Prints one `name: value` p
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import time
@@ -20,8 +19,9 @@ from execution_core.models import OutcomeStatus
 from local_runtime.api_server import proxy_event
 from local_runtime.emulator import LocalEmulator
 from local_runtime.lambdas import LocalFunction
-from local_runtime.output import router
+from local_runtime.output import functions_logging_to
 from local_runtime.project import deploy_project
+from local_runtime.runtime_state import function_log_file
 from tests.integration.status_api.conftest import Records
 
 STATUS_CALLS = 200
@@ -79,8 +79,8 @@ def measure(
 
 
 def main() -> int:
-    with LocalEmulator() as emulator, open(os.devnull, "w", encoding="utf-8") as quiet:
-        router().divert = quiet  # the functions' log and metric lines stay off the figures
+    # The functions' log and metric lines go to a file, never among the figures; the emulator stops first.
+    with functions_logging_to(function_log_file("bench_status_api")), LocalEmulator() as emulator:
         stack = deploy_project(emulator, log_level="ERROR")
         records = Records(stack)
         base = datetime(2026, 1, 1, tzinfo=UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from execution_core.models.intent import ActionIntent
-from local_runtime import execctl
+from local_runtime import runtime_state
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
 from local_runtime.event_tap import EventTap
@@ -131,8 +132,11 @@ def steps(runtime: LocalStack) -> Steps:
 
 @pytest.fixture
 def local_state(runtime: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """What `make up` writes, pointing at the session's runtime."""
-    state = tmp_path / "state.json"
+    """What `make up` writes (runtime_state), pointing at the session's runtime, in a directory of its own."""
+    directory = tmp_path / "local-runtime"
+    directory.mkdir()
+    monkeypatch.setenv("EXEC_LOCAL_STATE_DIR", str(directory))
+    state = runtime_state.state_file()
     state.write_text(
         json.dumps(
             {
@@ -140,10 +144,12 @@ def local_state(runtime: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyP
                 "region": runtime.region,
                 "stack_name": runtime.stack_name,
                 "outputs": runtime.outputs(),
+                "pid": os.getpid(),
+                "command": "pytest",
+                "status": "ready",
             }
         )
     )
-    monkeypatch.setattr(execctl, "STATE_FILE", state)
     return state
 
 

@@ -9,15 +9,19 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 
-from execution_core.errors import ErrorCode
+from execution_core.errors import ErrorCode, StateConflictError
+from execution_core.models import ActionIntent
 from execution_core.models.execution import AttemptStatus, ExecutionAttempt
 from execution_core.services.identity import lease_id_for
 from local_runtime import execctl
 from local_runtime.operations import Operations
 from local_runtime.output import router
+from local_runtime.schemas import SCHEMA_DIR, published_schemas, render
 from tests.e2e.conftest import Tenant
 from tests.unit import factories
 
@@ -27,10 +31,14 @@ COMMANDS = [
     "global-stop",
     "tenant-stop",
     "action-type",
+    "audit",
+    "intent",
     "approve",
     "status",
     "list",
     "ledger",
+    "trace",
+    "history",
     "reconcile",
     "dead-letters",
     "stuck",
@@ -62,34 +70,91 @@ def test_global_stop_on_and_off(
     local_state: Path, ops: Operations, capsys: pytest.CaptureFixture[str]
 ) -> None:
     try:
-        code, out, _ = _run(capsys, "global-stop", "on", "--reason", "incident 42")
-        assert (code, out.strip()) == (0, "global stop is ON (incident 42)")
+        code, out, _ = _run(capsys, "global-stop", "on", "--reason", "incident 42", "--by", "ops-oncall")
+        assert code == 0
+        assert out.splitlines()[0] == "global stop: OFF -> ON"
+        assert "by ops-oncall, reason: incident 42" in out
         switch = ops.tenants.get_global_kill_switch()
-        assert switch.enabled is True
-        assert switch.reason == "incident 42"
+        assert (switch.enabled, switch.reason, switch.updated_by) == (True, "incident 42", "ops-oncall")
+        code, out, _ = _run(capsys, "global-stop", "on", "--reason", "again")
+        assert (code, out.strip()) == (0, "global stop is already ON; nothing changed")
+        assert ops.ledger.list_switch_changes(1)[0].reason == "incident 42"  # the no-op is not recorded
     finally:
-        code, out, _ = _run(capsys, "global-stop", "off")
-    assert (code, out.strip()) == (0, "global stop is OFF")
+        code, out, _ = _run(capsys, "global-stop", "off", "--reason", "incident over")
+    assert (code, out.splitlines()[0]) == (0, "global stop: ON -> OFF")
     assert ops.tenants.get_global_kill_switch().enabled is False
 
 
 def test_tenant_stop_and_action_types(
     local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(capsys, "tenant-stop", tenant.tenant_id, "on")[0] == 0
+    code, out, _ = _run(capsys, "tenant-stop", tenant.tenant_id, "on", "--reason", "noisy tenant")
+    assert (code, out.splitlines()[0]) == (0, f"tenant {tenant.tenant_id} stop: OFF -> ON")
     config = ops.tenants.get_config(tenant.tenant_id)
     assert config is not None
     assert config.execution_enabled is False
-    assert _run(capsys, "tenant-stop", tenant.tenant_id, "off")[0] == 0
+    assert _run(capsys, "tenant-stop", tenant.tenant_id, "off", "--reason", "quiet again")[0] == 0
 
-    code, out, _ = _run(capsys, "action-type", "disable", tenant.tenant_id, "CREATE_CRM_TASK")
+    argv = ["action-type", "disable", tenant.tenant_id, "CREATE_CRM_TASK", "--reason", "CRM migration"]
+    code, out, _ = _run(capsys, *argv)
     assert code == 0
-    assert "disabled now: CREATE_CRM_TASK" in out
+    assert out.splitlines()[0] == f"tenant {tenant.tenant_id} CREATE_CRM_TASK: enabled -> disabled"
+    assert f"disabled for {tenant.tenant_id} now: CREATE_CRM_TASK" in out
     config = ops.tenants.get_config(tenant.tenant_id)
     assert config is not None
     assert config.disabled_action_types == ["CREATE_CRM_TASK"]
-    code, out, _ = _run(capsys, "action-type", "enable", tenant.tenant_id, "CREATE_CRM_TASK")
-    assert (code, "disabled now: none" in out) == (0, True)
+    argv = ["action-type", "enable", tenant.tenant_id, "CREATE_CRM_TASK", "--reason", "done"]
+    code, out, _ = _run(capsys, *argv)
+    assert (code, f"disabled for {tenant.tenant_id} now: none" in out) == (0, True)
+    config = ops.tenants.get_config(tenant.tenant_id)
+    assert config is not None
+    assert config.disabled_action_types == []
+
+
+def test_every_switch_change_is_in_the_audit_trail_with_who_and_why(
+    local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    t = tenant.tenant_id
+    changes = [
+        ["tenant-stop", t, "on", "--reason", "runaway loop", "--by", "alice"],
+        ["action-type", "disable", t, "CREATE_INTERNAL_TASK", "--reason", "bad template", "--by", "bob"],
+        ["tenant-stop", t, "off", "--reason", "loop fixed"],  # who: the local user by default
+        ["action-type", "enable", t, "CREATE_INTERNAL_TASK", "--reason", "template fixed", "--by", "bob"],
+    ]
+    for argv in changes:
+        assert _run(capsys, *argv)[0] == 0
+
+    code, out, _ = _run(capsys, "audit", "--json", "--limit", "100")
+    assert code == 0
+    mine = [c for c in json.loads(out) if c.get("tenant_id") == t]
+    assert [
+        (c["scope"], c.get("action_type"), c["stopped_before"], c["stopped_after"], c["reason"]) for c in mine
+    ] == [  # newest first
+        ("ACTION_TYPE", "CREATE_INTERNAL_TASK", True, False, "template fixed"),
+        ("TENANT", None, True, False, "loop fixed"),
+        ("ACTION_TYPE", "CREATE_INTERNAL_TASK", False, True, "bad template"),
+        ("TENANT", None, False, True, "runaway loop"),
+    ]
+    assert [c["changed_by"] for c in mine][::2] == ["bob", "bob"]
+    assert mine[1]["changed_by"].endswith("(local runtime)")
+    assert mine[3]["changed_by"] == "alice"
+    code, out, _ = _run(capsys, "audit", "--limit", "100")
+    assert code == 0
+    assert f"tenant {t} stop: OFF -> ON  by alice: runaway loop" in out
+    assert f"tenant {t} CREATE_INTERNAL_TASK: disabled -> enabled  by bob: template fixed" in out
+
+
+def test_a_kill_switch_command_needs_a_reason(
+    local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (["tenant-stop", tenant.tenant_id, "on"], ["global-stop", "on", "--reason", " "]):
+        with pytest.raises(SystemExit) as exited:
+            execctl.main(argv)
+        assert exited.value.code == 2
+        assert "reason" in capsys.readouterr().err
+    config = ops.tenants.get_config(tenant.tenant_id)
+    assert config is not None
+    assert config.execution_enabled is True
 
 
 def test_approve_then_status_list_and_ledger(
@@ -119,8 +184,8 @@ def test_approve_then_status_list_and_ledger(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["tenant-stop", "bad#tenant", "on"],
-        ["tenant-stop", "t-1", "maybe"],
+        ["tenant-stop", "bad#tenant", "on", "--reason", "r"],
+        ["tenant-stop", "t-1", "maybe", "--reason", "r"],
         ["status", "t-1", "acct/../x", "ai-1"],
         ["list", "t-1", "a-1", "--limit", "0"],
         ["list", "t-1", "a-1", "--limit", "101"],
@@ -145,9 +210,10 @@ def test_bad_usage_exits_2(local_state: Path, argv: list[str], capsys: pytest.Ca
     [
         ["status", "t-unknown", "a-unknown", "ai-unknown"],
         ["ledger", "t-unknown", "ai-unknown"],
-        ["action-type", "disable", "t-unknown", "CREATE_CRM_TASK"],
-        ["action-type", "disable", "tenant-acme", "NO_SUCH_ACTION"],
+        ["action-type", "disable", "t-unknown", "CREATE_CRM_TASK", "--reason", "r"],
+        ["action-type", "disable", "tenant-acme", "NO_SUCH_ACTION", "--reason", "r"],
         ["republish", "t-unknown", "a-unknown", "ai-unknown"],
+        ["trace", "trace-unknown"],
     ],
 )
 def test_unknown_things_are_clear_errors(
@@ -162,8 +228,8 @@ def test_unknown_things_are_clear_errors(
 def test_without_a_running_runtime_it_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(execctl, "STATE_FILE", tmp_path / "missing.json")
-    code, _, err = _run(capsys, "global-stop", "on")
+    monkeypatch.setenv("EXEC_LOCAL_STATE_DIR", str(tmp_path / "no-runtime"))
+    code, _, err = _run(capsys, "global-stop", "on", "--reason", "r")
     assert code == 2
     assert "make up" in err
 
@@ -247,3 +313,276 @@ def test_not_executed_lists_approvals_of_unstored_intents(
     assert code == 0
     mine = [e for e in json.loads(out) if e["action_intent_id"] == intent.action_intent_id]
     assert [e["event_type"] for e in mine] == ["APPROVAL_NOT_EXECUTED"]
+
+
+# ---------------------------------------------------------------- typos change nothing
+def _world(ops: Operations) -> tuple[Any, ...]:
+    """Everything a mistaken command could change: switches and tenants, intents, ledger, executions."""
+    dynamodb, sfn = ops.client("dynamodb"), ops.client("stepfunctions")
+
+    def items(table: str) -> list[str]:
+        pages = dynamodb.get_paginator("scan").paginate(TableName=ops.outputs[table], ConsistentRead=True)
+        return sorted(json.dumps(item, sort_keys=True) for page in pages for item in page["Items"])
+
+    machine = ops.outputs["ExecutionStateMachineArn"]
+    executions = sum(
+        len(page["executions"])
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+    )
+    return (
+        items("TenantsTableName"),
+        items("ActionIntentsTableName"),
+        items("LedgerTableName"),
+        executions,
+    )
+
+
+def _intent_file(tmp_path: Path, intent: ActionIntent, **changes: Any) -> Path:
+    document = intent.model_dump(mode="json") | changes
+    path = tmp_path / f"{document.get('action_intent_id', 'intent')}.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+TYPO_CASES = {
+    "tenant-stop on, tenant typo": lambda t, a, i: ["tenant-stop", t + "x", "on", "--reason", "r"],
+    "tenant-stop off, tenant typo": lambda t, a, i: ["tenant-stop", t + "x", "off", "--reason", "r"],
+    "action-type, tenant typo": lambda t, a, i: [
+        "action-type",
+        "disable",
+        t + "x",
+        "CREATE_CRM_TASK",
+        "--reason",
+        "r",
+    ],
+    "action-type, action type typo": lambda t, a, i: [
+        "action-type",
+        "disable",
+        t,
+        "CREATE_CRM_TSK",
+        "--reason",
+        "r",
+    ],
+    "action-type enable, action type typo": lambda t, a, i: [
+        "action-type",
+        "enable",
+        t,
+        "CREATE_CRM_TSK",
+        "--reason",
+        "r",
+    ],
+    "approve, tenant typo": lambda t, a, i: ["approve", t + "x", a, i],
+    "approve, account typo": lambda t, a, i: ["approve", t, a + "x", i],
+    "approve, intent typo": lambda t, a, i: ["approve", t, a, i + "x"],
+    "status, tenant typo": lambda t, a, i: ["status", t + "x", a, i],
+    "status, account typo": lambda t, a, i: ["status", t, a + "x", i],
+    "status, intent typo": lambda t, a, i: ["status", t, a, i + "x"],
+    "list, account typo": lambda t, a, i: ["list", t, a + "x"],
+    "ledger, tenant typo": lambda t, a, i: ["ledger", t + "x", i],
+    "ledger, intent typo": lambda t, a, i: ["ledger", t, i + "x"],
+    "history, intent typo": lambda t, a, i: ["history", t, a, i + "x"],
+    "history, account typo": lambda t, a, i: ["history", t, a + "x", i],
+    "republish, account typo": lambda t, a, i: ["republish", t, a + "x", i],
+    "republish, intent typo": lambda t, a, i: ["republish", t, a, i + "x"],
+    "trace typo": lambda t, a, i: ["trace", "trace-" + i + "x"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(TYPO_CASES))
+def test_a_typo_exits_2_says_what_exists_and_changes_nothing(
+    case: str, local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intent = tenant.intent()
+    argv = TYPO_CASES[case](tenant.tenant_id, tenant.account_id, intent.action_intent_id)
+    before = _world(ops)
+
+    code, out, err = _run(capsys, *argv)
+
+    assert (code, out) == (2, "")
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    if "tenant typo" in case:
+        assert f"did you mean {tenant.tenant_id!r}?" in err
+    if "account typo" in case:
+        assert f"did you mean {tenant.account_id!r}?" in err
+    if "action type typo" in case:
+        assert "did you mean 'CREATE_CRM_TASK'?" in err
+    assert _world(ops) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"tenant_id": "tenant-nobody"}, "unknown tenant 'tenant-nobody'"),
+        ({"account_id": "acct-nobody"}, "unknown account 'acct-nobody' in tenant"),
+        ({"action_type": "CREATE_NOTHING"}, "unknown action type 'CREATE_NOTHING'"),
+        ({"registry_version": 99}, "has no registry version 99 (the latest is 1)"),
+        ({"expires_at": "2020-01-01T00:00:00Z", "expires_at_epoch": 1577836800}, "expired"),
+        ({"expires_at_epoch": 1}, "expires_at_epoch"),
+        ({"action_intent_id": "ai#1"}, "action_intent_id"),
+        ({"parameters": "not an object"}, "parameters"),
+        ({"surprise": True}, "surprise"),
+    ],
+)
+def test_intent_put_refuses_an_intent_that_could_not_run(
+    changes: dict[str, Any],
+    says: str,
+    local_state: Path,
+    tenant: Tenant,
+    ops: Operations,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    intent = tenant.intent(store=False)
+    before = _world(ops)
+
+    code, out, err = _run(capsys, "intent", "put", "--file", str(_intent_file(tmp_path, intent, **changes)))
+
+    assert (code, out) == (2, "")
+    assert says in err
+    assert "Traceback" not in err
+    assert _world(ops) == before
+
+
+def test_intent_put_checks_the_file_itself(
+    local_state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json", encoding="utf-8")
+    for path, says in ((garbage, "is not JSON"), (tmp_path / "missing.json", "cannot read")):
+        code, _, err = _run(capsys, "intent", "put", "--file", str(path))
+        assert code == 2
+        assert says in err
+
+
+def test_intent_put_then_approve_runs_it_once(
+    local_state: Path, tenant: Tenant, ops: Operations, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intent = tenant.intent(store=False)
+    path = _intent_file(tmp_path, intent)
+    where = f"{tenant.tenant_id}/{tenant.account_id}/{intent.action_intent_id}"
+
+    assert _run(capsys, "intent", "put", "--file", str(path))[:2] == (0, f"stored: {where}\n")
+    assert ops.intents.get(tenant.tenant_id, tenant.account_id, intent.action_intent_id) == intent
+    # The same file again is fine; another intent under the same id is refused, and the stored one stays.
+    assert _run(capsys, "intent", "put", "--file", str(path))[:2] == (
+        0,
+        f"already stored (same content): {where}\n",
+    )
+    other = _intent_file(tmp_path, intent, approved_by="someone-else@example.com")
+    code, _, err = _run(capsys, "intent", "put", "--file", str(other))
+    assert (code, "never overwritten" in err) == (2, True)
+    assert ops.intents.get(tenant.tenant_id, tenant.account_id, intent.action_intent_id) == intent
+
+    argv = ["approve", tenant.tenant_id, tenant.account_id, intent.action_intent_id, "--wait", "--json"]
+    code, out, _ = _run(capsys, *argv)
+    assert code == 0
+    assert json.loads(out)["status"]["status"] == "SUCCEEDED"
+    assert [e.status for e in ops.executions_for(intent.action_intent_id)] == ["SUCCEEDED"]
+
+
+def test_published_schemas_accept_what_intent_put_accepts(tmp_path: Path) -> None:
+    """The sample intent of the README validates against the published JSON Schema, as against the model."""
+    schemas = published_schemas()
+    for name, schema in schemas.items():  # regenerate with `.venv/bin/python -m local_runtime.schemas`
+        assert (SCHEMA_DIR / name).read_text(encoding="utf-8") == render(schema), f"{name} is out of date"
+    sample = json.loads(Path("local_runtime/samples/intent_note.json").read_text(encoding="utf-8"))
+    jsonschema.validate(sample, schemas["action-intent.schema.json"])
+    ActionIntent.model_validate(sample)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**sample, "tenant_id": "a#b"}, schemas["action-intent.schema.json"])
+    approved = {"action_intent_id": "ai-1", "tenant_id": "tenant-acme", "account_id": "acct-acme-emea"}
+    jsonschema.validate(approved, schemas["action-approved.schema.json"])
+
+
+def test_trace_lists_the_decision_traces_entries(
+    local_state: Path, tenant: Tenant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intent = tenant.intent()
+    assert tenant.run(intent) == "SUCCEEDED"
+
+    code, out, _ = _run(capsys, "trace", intent.trace_id)
+    assert code == 0
+    where = f"{tenant.tenant_id}/{tenant.account_id}/{intent.action_intent_id}"
+    assert [line.split()[1:] for line in out.strip().splitlines()] == [
+        ["EXECUTION_STARTED", where],
+        ["ACTION_EXECUTED", where],
+        ["SIGNAL", where],
+    ]
+    code, out, _ = _run(capsys, "trace", intent.trace_id, "--json")
+    assert {e["trace_id"] for e in json.loads(out)} == {intent.trace_id}
+
+
+@pytest.fixture
+def logged_state(local_state: Path, tmp_path: Path) -> Iterator[Path]:
+    """The runtime's state naming a function log file, and the functions' lines going into it."""
+    log = tmp_path / "functions.log"
+    state = json.loads(local_state.read_text(encoding="utf-8"))
+    local_state.write_text(json.dumps(state | {"function_log": str(log)}), encoding="utf-8")
+    with log.open("w", encoding="utf-8", buffering=1) as sink:  # line-buffered, as the runtime writes it
+        router().divert = sink
+        try:
+            yield log
+        finally:
+            router().divert = io.StringIO()
+
+
+def test_history_tells_one_executions_story_in_order(
+    logged_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intent = tenant.intent()
+    assert tenant.run(intent) == "SUCCEEDED"
+    argv = ["history", tenant.tenant_id, tenant.account_id, intent.action_intent_id]
+
+    code, out, _ = _run(capsys, *argv, "--json")
+
+    assert code == 0
+    timeline = json.loads(out)
+    assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
+    states = [e["what"] for e in timeline if e["source"] == "state"]
+    assert states[0] == "ExecutionStarted"
+    assert [s for s in states if s.startswith("entered ")] == [
+        "entered PrepareExecution",
+        "entered PerformAction",
+        "entered RecordOutcome",
+    ]
+    assert states[-1] == "ExecutionSucceeded"  # RecordOutcome ends the execution (three billed states)
+    left = [e for e in timeline if e["what"].startswith("left ")]
+    assert all(e["detail"]["duration_ms"] >= 0 for e in left)
+    ledger = [e["what"] for e in timeline if e["source"] == "ledger"]
+    assert ledger == ["EXECUTION_STARTED", "ACTION_EXECUTED", "SIGNAL"]
+    functions = {e["detail"]["function"] for e in timeline if e["source"] == "log"}
+    for logical_id in ("PrepareExecutionFunction", "InternalAdapterFunction", "ExecutionRecorderFunction"):
+        assert any(name.endswith(logical_id) for name in functions), functions
+    assert timeline[0]["source"] == "intent"
+
+    code, out, _ = _run(capsys, *argv)
+    assert code == 0
+    assert "state  entered PrepareExecution" in out
+    assert "ledger ACTION_EXECUTED" in out
+
+
+def test_a_switch_changed_by_someone_else_meanwhile_is_refused_and_not_recorded(
+    local_state: Path, tenant: Tenant, ops: Operations
+) -> None:
+    """The change is conditional on the state the operator saw: no audit record with the wrong "before"."""
+    seen = ops.known_tenant(tenant.tenant_id)
+    ops.set_tenant_execution(tenant.tenant_id, enabled=False, reason="someone else", by="carol")
+    changes_before = ops.ledger.list_switch_changes(100)
+
+    with pytest.raises(StateConflictError):
+        ops.switches.set_tenant_stop(seen, True, by="dave", reason="late", now=datetime.now(UTC))
+    with pytest.raises(StateConflictError):
+        ops.switches.set_action_type_disabled(
+            seen.model_copy(update={"disabled_action_types": ["CREATE_CRM_TASK"]}),
+            "CREATE_CRM_TASK",
+            False,
+            by="dave",
+            reason="not disabled at all",
+            now=datetime.now(UTC),
+        )
+
+    assert ops.ledger.list_switch_changes(100) == changes_before
+    config = ops.known_tenant(tenant.tenant_id)
+    assert (config.execution_enabled, config.disabled_action_types) == (False, [])

@@ -88,9 +88,11 @@ def test_a_tenant_stop_between_a_failed_internal_attempt_and_its_retry_means_no_
     intent = tenant.intent()
     adapter = runtime.function("InternalAdapterFunction")
     before = adapter.invocations
-    adapter.inject_fault(
-        "DownstreamError", on_fault=lambda: ops.set_tenant_execution(tenant.tenant_id, enabled=False)
-    )
+
+    def stop_the_tenant() -> None:
+        ops.set_tenant_execution(tenant.tenant_id, enabled=False, reason="stopped between the attempts")
+
+    adapter.inject_fault("DownstreamError", on_fault=stop_the_tenant)
 
     assert tenant.run(intent) == "FAILED"
 

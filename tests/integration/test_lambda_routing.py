@@ -237,3 +237,14 @@ def test_step_functions_still_reports_the_end_of_an_execution_through_the_hooked
 
     assert getattr(BaseExecutionWorkerCommunication.terminated, "__name__", "") == "terminated"
     assert "_reflect_execution_status" in inspect.getsource(BaseExecutionWorkerCommunication)
+
+
+def test_moto_server_still_has_what_an_interrupted_stop_waits_on() -> None:
+    """LocalEmulator.stop() reads ThreadedMotoServer's private _thread, _server_ready_event and _server, so
+    that a start interrupted while moto's thread was binding does not hang the stop."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    assert server._thread is None
+    assert server._server is None
+    assert hasattr(server._server_ready_event, "wait")

@@ -39,7 +39,7 @@ from execution_core.models.signal import (
     SignalTtl,
     SignalType,
 )
-from execution_core.models.tenant import GlobalKillSwitch, TenantConfig
+from execution_core.models.tenant import GlobalKillSwitch, SwitchChange, SwitchScope, TenantConfig
 
 __all__ = [
     "ActionIntent",
@@ -77,6 +77,8 @@ __all__ = [
     "SignalSuppression",
     "SignalTtl",
     "SignalType",
+    "SwitchChange",
+    "SwitchScope",
     "TenantConfig",
     "Transform",
     "UtcDatetime",

@@ -1,5 +1,6 @@
 """Kill switches and account membership: what an operator can change without a deploy."""
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
@@ -22,3 +23,28 @@ class GlobalKillSwitch(FrozenModel):
     reason: SafeMessage | None = None
     updated_at: UtcDatetime | None = None
     updated_by: ShortText | None = None
+
+
+class SwitchScope(StrEnum):
+    """Which kill switch an operator changed."""
+
+    GLOBAL = "GLOBAL"
+    TENANT = "TENANT"
+    ACTION_TYPE = "ACTION_TYPE"
+
+
+class SwitchChange(FrozenModel):
+    """An operator's kill-switch change, as the audit trail keeps it: who changed what, why, from what.
+
+    ``stopped`` means execution is stopped by this switch (global stop on, tenant stopped, action type
+    disabled), so every scope reads the same way."""
+
+    change_id: Identifier
+    scope: SwitchScope
+    tenant_id: Identifier | None = None
+    action_type: Identifier | None = None
+    stopped_before: bool
+    stopped_after: bool
+    changed_by: ShortText
+    reason: SafeMessage
+    changed_at: UtcDatetime

@@ -72,6 +72,16 @@ def registry_sk(version: int) -> str:
 UNATTRIBUTED_PK = "UNATTRIBUTED"
 
 
+# The ledger partition of operators' kill-switch changes: one trail for every scope, outside every tenant.
+OPERATOR_AUDIT_PK = "OPERATOR_AUDIT"
+SWITCH_CHANGE_PREFIX = "SWITCH_CHANGE#"
+
+
+def switch_change_sk(changed_at_iso: str, change_id: str) -> str:
+    """Sorts by time, so the newest changes are one Query away."""
+    return f"{SWITCH_CHANGE_PREFIX}{changed_at_iso}#{_part(change_id, 'change_id')}"
+
+
 def ledger_sk(action_intent_id: str, event_type: LedgerEventType, execution_name: str | None = None) -> str:
     """Deterministic: one ledger entry per intent and event type, so a retried write is a no-op.
 

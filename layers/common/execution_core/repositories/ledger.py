@@ -3,7 +3,7 @@
 from typing import Any
 
 from execution_core.errors import InvalidInputError
-from execution_core.models import LedgerEntry, LedgerEventType, format_timestamp
+from execution_core.models import LedgerEntry, LedgerEventType, SwitchChange, format_timestamp
 from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (
@@ -60,6 +60,33 @@ class LedgerRepository(TableRepository):
             newest_first=True,
         )
         return list(page.items)
+
+    def switch_change_put_item(self, change: SwitchChange) -> TransactItem:
+        """TransactWriteItems entry: the audit record of an operator's kill-switch change. It commits with
+        the change itself, so no switch changes without a record of who changed it and why."""
+        item = to_item(
+            change,
+            pk=keys.OPERATOR_AUDIT_PK,
+            sk=keys.switch_change_sk(format_timestamp(change.changed_at), change.change_id),
+        )
+        return {
+            "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+        }
+
+    def list_switch_changes(self, limit: int) -> list[SwitchChange]:
+        """The newest ``limit`` kill-switch changes, newest first."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        with dynamo_errors("list switch changes"):
+            response = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues=values(pk=keys.OPERATOR_AUDIT_PK, prefix=keys.SWITCH_CHANGE_PREFIX),
+                ScanIndexForward=False,
+                Limit=limit,
+                ConsistentRead=True,
+            )
+        return [model_from_item(SwitchChange, item, ("pk", "sk")) for item in response.get("Items", [])]
 
     def get(self, tenant_id: str, action_intent_id: str, event_type: LedgerEventType) -> LedgerEntry | None:
         with dynamo_errors("get ledger entry"):

@@ -1,6 +1,7 @@
 """ActionTypeRegistry table: versioned tool mappings; a published version never changes."""
 
 from enum import StrEnum
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -90,3 +91,18 @@ class ActionTypeRegistryRepository(TableRepository):
             )
         items = response.get("Items", [])
         return model_from_item(ActionTypeRegistryEntry, items[0], STORAGE_ATTRIBUTES) if items else None
+
+    def list_action_types(self) -> list[str]:
+        """Every action type with a published version (for an operator's "unknown action type" answer).
+
+        A Scan of a table of a few dozen small items, made only by the operator CLI."""
+        request: dict[str, Any] = {"TableName": self._table, "ProjectionExpression": "action_type"}
+        found: set[str] = set()
+        with dynamo_errors("list action types"):
+            while True:
+                response = self._client.scan(**request)
+                found |= {str(i["action_type"]["S"]) for i in response.get("Items", []) if "action_type" in i}
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(found)

@@ -102,6 +102,86 @@ class TenantRepository(TableRepository):
                 ),
             )
 
+    # ---------------------------------------------------------------- operators' switch changes
+    # Each is a TransactWriteItems entry that commits with the change's audit record, and each is
+    # conditional on the state the operator saw: a tenant that does not exist is never created, and a
+    # change made by someone else in between is refused rather than recorded with the wrong "before".
+    def global_switch_put_item(self, switch: GlobalKillSwitch, *, was_enabled: bool) -> TransactItem:
+        condition = "enabled = :was" if was_enabled else "attribute_not_exists(pk) OR enabled = :was"
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(switch, pk=keys.GLOBAL_PK, sk=keys.KILL_SWITCH_SK),
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values(was=was_enabled),
+            }
+        }
+
+    def tenant_execution_update_item(
+        self, tenant_id: str, *, enabled: bool, was_enabled: bool, now: datetime
+    ) -> TransactItem:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": self._config_key(tenant_id),
+                "UpdateExpression": "SET execution_enabled = :enabled, updated_at = :now",
+                "ConditionExpression": "attribute_exists(pk) AND execution_enabled = :was",
+                "ExpressionAttributeValues": values(
+                    enabled=enabled, was=was_enabled, now=format_timestamp(now)
+                ),
+            }
+        }
+
+    def action_type_update_item(
+        self, config: TenantConfig, action_type: str, *, disabled: bool, now: datetime
+    ) -> TransactItem:
+        """Add ``action_type`` to the tenant's disabled list, or remove it from where it was read."""
+        if disabled:
+            update = (
+                "SET disabled_action_types = list_append(if_not_exists(disabled_action_types, :empty), :one),"
+                " updated_at = :now"
+            )
+            condition = "attribute_exists(pk) AND NOT contains(disabled_action_types, :action_type)"
+            vals = values(empty=[], one=[action_type], action_type=action_type, now=format_timestamp(now))
+        else:
+            position = config.disabled_action_types.index(action_type)  # ValueError: not disabled
+            update = f"REMOVE disabled_action_types[{position}] SET updated_at = :now"
+            condition = f"attribute_exists(pk) AND disabled_action_types[{position}] = :action_type"
+            vals = values(action_type=action_type, now=format_timestamp(now))
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": self._config_key(config.tenant_id),
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": vals,
+            }
+        }
+
+    def list_tenant_ids(self, limit: int = 1000) -> list[str]:
+        """Every configured tenant (for an operator's "unknown tenant; these exist" answer).
+
+        A Scan: the table holds one config item per tenant plus its memberships, tenants are few, and
+        only the operator CLI asks; no request path of the pipeline or the API ever scans.
+        """
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "sk = :config",
+            "ProjectionExpression": "tenant_id",
+            "ExpressionAttributeValues": values(config=keys.TENANT_CONFIG_SK),
+        }
+        found: list[str] = []
+        with dynamo_errors("list tenants"):
+            while len(found) < limit:
+                response = self._client.scan(**request)
+                found += [
+                    str(from_item(i)["tenant_id"]) for i in response.get("Items", []) if "tenant_id" in i
+                ]
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(found)[:limit]
+
     def add_account(self, tenant_id: str, account_id: str) -> None:
         with dynamo_errors("add tenant account"):
             self._client.put_item(TableName=self._table, Item=self._member_item(tenant_id, account_id))
