@@ -43,7 +43,6 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
-    "STATE_FILE",
     "CliError",
     "build_parser",
     "describe_stack",
@@ -51,8 +50,6 @@ __all__ = [
     "running_runtime",
 ]
 
-# Kept for execctl until it reads runtime_state.read_state(); commands here use runtime_state itself.
-STATE_FILE = runtime_state.state_file()
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM

@@ -317,24 +317,32 @@ def test_not_executed_lists_approvals_of_unstored_intents(
 
 # ---------------------------------------------------------------- typos change nothing
 def _world(ops: Operations) -> tuple[Any, ...]:
-    """Everything a mistaken command could change: switches and tenants, intents, ledger, executions."""
-    dynamodb, sfn = ops.client("dynamodb"), ops.client("stepfunctions")
+    """What a mistaken command could change: every switch and tenant item, and how many intents and
+    ledger entries exist (both are append-only: a write would add one). No approval may be emitted
+    either: the tests guard Operations.approve."""
+    dynamodb = ops.client("dynamodb")
 
     def items(table: str) -> list[str]:
         pages = dynamodb.get_paginator("scan").paginate(TableName=ops.outputs[table], ConsistentRead=True)
         return sorted(json.dumps(item, sort_keys=True) for page in pages for item in page["Items"])
 
-    machine = ops.outputs["ExecutionStateMachineArn"]
-    executions = sum(
-        len(page["executions"])
-        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
-    )
-    return (
-        items("TenantsTableName"),
-        items("ActionIntentsTableName"),
-        items("LedgerTableName"),
-        executions,
-    )
+    def count(table: str) -> int:
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=ops.outputs[table], Select="COUNT", ConsistentRead=True
+        )
+        return sum(page["Count"] for page in pages)
+
+    return items("TenantsTableName"), count("ActionIntentsTableName"), count("LedgerTableName")
+
+
+@pytest.fixture
+def no_approval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused command must not emit ACTION_APPROVED (it would start an execution asynchronously)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("ACTION_APPROVED was emitted")
+
+    monkeypatch.setattr(Operations, "approve", refuse)
 
 
 def _intent_file(tmp_path: Path, intent: ActionIntent, **changes: Any) -> Path:
@@ -390,7 +398,12 @@ TYPO_CASES = {
 
 @pytest.mark.parametrize("case", sorted(TYPO_CASES))
 def test_a_typo_exits_2_says_what_exists_and_changes_nothing(
-    case: str, local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+    case: str,
+    local_state: Path,
+    tenant: Tenant,
+    ops: Operations,
+    no_approval: None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     intent = tenant.intent()
     argv = TYPO_CASES[case](tenant.tenant_id, tenant.account_id, intent.action_intent_id)
