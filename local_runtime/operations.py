@@ -510,13 +510,22 @@ class CloudWatchFunctionLogs(FunctionLogs):
         self._stack_name = stack_name
 
     def _log_groups(self) -> list[str]:
+        """Each function's log group: the one the template gives it (``<Function>LogGroup``, wired by its
+        LoggingConfig), else Lambda's default ``/aws/lambda/<function name>``."""
         cloudformation = self._client("cloudformation")
-        groups = []
+        functions: dict[str, str] = {}
+        groups: dict[str, str] = {}
         for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=self._stack_name):
             for resource in page["StackResourceSummaries"]:
+                logical_id, physical_id = resource["LogicalResourceId"], resource["PhysicalResourceId"]
                 if resource["ResourceType"] == "AWS::Lambda::Function":
-                    groups.append(f"/aws/lambda/{resource['PhysicalResourceId']}")
-        return groups
+                    functions[logical_id] = physical_id
+                elif resource["ResourceType"] == "AWS::Logs::LogGroup":
+                    groups[logical_id] = physical_id
+        return [
+            groups.get(f"{logical_id}LogGroup", f"/aws/lambda/{name}")
+            for logical_id, name in functions.items()
+        ]
 
     def lines_for(self, action_intent_id: str, since: datetime) -> list[TimelineEntry]:
         logs = self._client("logs")

@@ -79,6 +79,13 @@ def test_a_stacks_log_groups_are_searched_by_the_intent_id() -> None:
                         "ResourceStatus": "CREATE_COMPLETE",
                     },
                     {
+                        "LogicalResourceId": "PrepareExecutionFunctionLogGroup",
+                        "PhysicalResourceId": "/aws/lambda/bel-dev-PrepareExecution",
+                        "ResourceType": "AWS::Logs::LogGroup",
+                        "LastUpdatedTimestamp": SINCE,
+                        "ResourceStatus": "CREATE_COMPLETE",
+                    },
+                    {
                         "LogicalResourceId": "ReconcilerFunction",
                         "PhysicalResourceId": "bel-dev-Reconciler",
                         "ResourceType": "AWS::Lambda::Function",
@@ -93,14 +100,21 @@ def test_a_stacks_log_groups_are_searched_by_the_intent_id() -> None:
             "filter_log_events",
             {"events": [{"message": _line("ai-1", "execution prepared"), "timestamp": 1}]},
             {
-                "logGroupName": "/aws/lambda/bel-dev-Prepare",
+                "logGroupName": "/aws/lambda/bel-dev-PrepareExecution",  # the template's own group
                 "filterPattern": '{ $.action_intent_id = "ai-1" }',
                 "startTime": int(SINCE.timestamp() * 1000),
             },
         )
         logs_stub.add_client_error(
-            "filter_log_events", service_error_code="ResourceNotFoundException", http_status_code=400
-        )  # the reconciler never ran: no log group yet
+            "filter_log_events",
+            service_error_code="ResourceNotFoundException",
+            http_status_code=400,
+            expected_params={
+                "logGroupName": "/aws/lambda/bel-dev-Reconciler",  # no group of its own: Lambda's default
+                "filterPattern": '{ $.action_intent_id = "ai-1" }',
+                "startTime": int(SINCE.timestamp() * 1000),
+            },
+        )  # that function never ran: no log group yet
 
         entries = CloudWatchFunctionLogs(clients.__getitem__, "bel-dev").lines_for("ai-1", since=SINCE)
 

@@ -1,0 +1,65 @@
+"""What a first deploy and a second stack need from template.yaml: data resources that a failed first
+create does not orphan, names that do not collide across regions, and function logs that expire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local_runtime.template import load_raw_template
+
+DATA_RESOURCE_TYPES = {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Cognito::UserPool"}
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, Any]:
+    return dict(load_raw_template()["Resources"])
+
+
+def test_data_resources_are_kept_on_delete_but_not_orphaned_by_a_failed_create(
+    resources: dict[str, Any],
+) -> None:
+    data = {name: r for name, r in resources.items() if r["Type"] in DATA_RESOURCE_TYPES}
+    assert len(data) >= 12
+    for name, resource in data.items():
+        assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", name
+        assert resource.get("UpdateReplacePolicy") == "Retain", name
+    assert not [n for n, r in resources.items() if r.get("DeletionPolicy") == "Retain"]
+
+
+def test_the_dashboard_name_is_unique_per_stack_and_region(resources: dict[str, Any]) -> None:
+    dashboards = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    assert dashboards
+    for dashboard in dashboards:
+        name = str(dashboard["Properties"]["DashboardName"])
+        assert "${AWS::StackName}" in name, name
+        assert "${AWS::Region}" in name, name
+
+
+def test_every_function_logs_to_a_log_group_of_its_own_that_expires(
+    raw_parameters: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert len(functions) >= 8
+    names = set()
+    for name, function in functions.items():
+        group_ref = function["Properties"]["LoggingConfig"]["LogGroup"]
+        assert group_ref == {"Ref": f"{name}LogGroup"}, name
+        group = resources[f"{name}LogGroup"]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        group_name = str(group["Properties"]["LogGroupName"]["Fn::Sub"])
+        assert group_name.startswith("/aws/lambda/${AWS::StackName}-"), group_name
+        names.add(group_name)
+    assert len(names) == len(functions)
+    retention = raw_parameters["LogRetentionDays"]
+    assert retention["Default"] in retention["AllowedValues"]
+    cloudwatch_logs_allows = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731}
+    cloudwatch_logs_allows |= {1096, 1827, 2192, 2557, 2922, 3288, 3653}
+    assert set(retention["AllowedValues"]) <= cloudwatch_logs_allows
+
+
+@pytest.fixture(scope="module")
+def raw_parameters() -> dict[str, Any]:
+    return dict(load_raw_template()["Parameters"])
