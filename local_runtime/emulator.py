@@ -430,9 +430,17 @@ class LocalStack:
         return self._remember(logical_id, "AWS::SNS::Subscription", arn, arn)
 
     def _create_user_pool(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
-        kwargs = {k: v for k, v in props.items() if k not in {"UserPoolName", "UserPoolTags"}}
+        # EnabledMfas is CloudFormation's: the API sets it apart (SetUserPoolMfaConfig), as CFN does
+        kwargs = {k: v for k, v in props.items() if k not in {"UserPoolName", "UserPoolTags", "EnabledMfas"}}
         kwargs["PoolName"] = props.get("UserPoolName") or self._name(logical_id, 128)
-        pool = self.client("cognito-idp").create_user_pool(**kwargs)["UserPool"]
+        cognito = self.client("cognito-idp")
+        pool = cognito.create_user_pool(**kwargs)["UserPool"]
+        if "SOFTWARE_TOKEN_MFA" in props.get("EnabledMfas", []):
+            cognito.set_user_pool_mfa_config(
+                UserPoolId=pool["Id"],
+                SoftwareTokenMfaConfiguration={"Enabled": True},
+                MfaConfiguration=props.get("MfaConfiguration", "OFF"),
+            )
         provider_url = f"{self.endpoint_url}/{pool['Id']}"
         return self._remember(
             logical_id,

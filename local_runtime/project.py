@@ -8,7 +8,12 @@ from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
 from local_runtime.operations import Operations
 
 # The local CRM test server listens on plain http on a loopback port chosen at start-up.
-LOCAL_PARAMETERS = {"CrmAllowedOrigins": "http://127.0.0.1:*", "CrmReadTimeoutSeconds": "2"}
+# The demo users sign in with a password through the admin API (exec-local token), so that flow is on.
+LOCAL_PARAMETERS = {
+    "CrmAllowedOrigins": "http://127.0.0.1:*",
+    "CrmReadTimeoutSeconds": "2",
+    "AdminPasswordAuth": "enabled",
+}
 
 
 def deploy_project(

@@ -63,3 +63,20 @@ def test_every_function_logs_to_a_log_group_of_its_own_that_expires(
 @pytest.fixture(scope="module")
 def raw_parameters() -> dict[str, Any]:
     return dict(load_raw_template()["Parameters"])
+
+
+def test_cognito_asks_for_mfa_in_prod_and_admin_password_sign_in_only_when_enabled() -> None:
+    """The translated template per stage: TOTP required in prod, optional elsewhere; the admin password
+    flow (scripted test users) only where the AdminPasswordAuth parameter turns it on."""
+    raw = load_raw_template()
+    pool = raw["Resources"]["UserPool"]["Properties"]
+    assert pool["MfaConfiguration"] == {"Fn::If": ["IsProd", "ON", "OPTIONAL"]}
+    assert pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    flows = raw["Resources"]["UserPoolClient"]["Properties"]["ExplicitAuthFlows"]["Fn::If"]
+    assert flows[0] == "HasAdminPasswordAuth"
+    assert "ALLOW_ADMIN_USER_PASSWORD_AUTH" in flows[1]
+    assert "ALLOW_ADMIN_USER_PASSWORD_AUTH" not in flows[2]
+    assert raw["Conditions"]["HasAdminPasswordAuth"] == {
+        "Fn::Equals": [{"Ref": "AdminPasswordAuth"}, "enabled"]
+    }
+    assert raw["Parameters"]["AdminPasswordAuth"]["Default"] == "disabled"
