@@ -80,3 +80,25 @@ def test_cognito_asks_for_mfa_in_prod_and_admin_password_sign_in_only_when_enabl
         "Fn::Equals": [{"Ref": "AdminPasswordAuth"}, "enabled"]
     }
     assert raw["Parameters"]["AdminPasswordAuth"]["Default"] == "disabled"
+
+
+def test_concurrency_caps_are_parameters_that_reserve_nothing_by_default() -> None:
+    """A fresh account's quota (10) leaves nothing to reserve, so a fixed reservation fails the first
+    deploy; the caps are parameters, off by default, on the functions that act and the reconciler."""
+    raw = load_raw_template()
+    resources, parameters = raw["Resources"], raw["Parameters"]
+    capped = {
+        "InternalAdapterFunction": ("HasAdapterConcurrencyCap", "AdapterReservedConcurrency"),
+        "CrmAdapterFunction": ("HasAdapterConcurrencyCap", "AdapterReservedConcurrency"),
+        "ReconcilerFunction": ("HasReconcilerConcurrencyCap", "ReconcilerReservedConcurrency"),
+    }
+    for name, (condition, parameter) in capped.items():
+        reserved = resources[name]["Properties"]["ReservedConcurrentExecutions"]
+        assert reserved == {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}, name
+        assert parameters[parameter]["Default"] == 0
+    fixed = [
+        n
+        for n, r in resources.items()
+        if isinstance(r.get("Properties", {}).get("ReservedConcurrentExecutions"), int)
+    ]
+    assert fixed == []
