@@ -1,0 +1,62 @@
+"""samconfig.toml: dev, staging and prod each name every value a real stage needs; staging and prod never
+point at localhost, and their placeholders cannot deploy unreplaced (the template's patterns refuse them)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from typing import Any
+
+import pytest
+
+from local_runtime.template import PROJECT_ROOT, load_raw_template
+
+ENVIRONMENTS = {"default": "dev", "staging": "staging", "prod": "prod"}
+PLACEHOLDER = "REPLACE-ME"
+
+
+def overrides(environment: str) -> dict[str, str]:
+    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    text = config[environment]["deploy"]["parameters"]["parameter_overrides"]
+    return dict(item.split("=", 1) for item in shlex.split(text))
+
+
+def accepts(parameter: dict[str, Any], value: str) -> bool:
+    """What CloudFormation checks before it changes anything: AllowedValues, AllowedPattern per item."""
+    if "AllowedValues" in parameter and value not in [str(v) for v in parameter["AllowedValues"]]:
+        return False
+    pattern = parameter.get("AllowedPattern")
+    items = value.split(",") if parameter["Type"] == "CommaDelimitedList" else [value]
+    return pattern is None or all(re.fullmatch(pattern, item) for item in items)
+
+
+@pytest.mark.parametrize("environment", sorted(ENVIRONMENTS))
+def test_each_environment_names_known_parameters_for_its_stage(environment: str) -> None:
+    parameters = load_raw_template()["Parameters"]
+    values = overrides(environment)
+    assert values["Stage"] == ENVIRONMENTS[environment]
+    assert set(values) <= set(parameters)
+    for name, value in values.items():
+        if PLACEHOLDER in value:  # must be replaced: the template refuses it as it stands
+            assert not accepts(parameters[name], value), f"{environment}: {name} placeholder would deploy"
+        else:
+            assert accepts(parameters[name], value), f"{environment}: {name}={value!r} is refused"
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_staging_and_prod_never_allow_localhost_and_always_alert_someone(environment: str) -> None:
+    values = overrides(environment)
+    assert not [v for v in values.values() if "localhost" in v or "127.0.0.1" in v]
+    assert values["AlarmEmail"]  # a topic with no subscriber alerts nobody
+    assert values["AdminPasswordAuth"] == "disabled"
+    assert int(values["AdapterReservedConcurrency"]) > 0
+    assert "AllowedOrigins" in values
+
+
+def test_the_placeholders_pattern_does_not_refuse_real_values() -> None:
+    parameters = load_raw_template()["Parameters"]
+    assert accepts(parameters["AllowedOrigins"], "https://console.acme.example,http://localhost:5173")
+    assert accepts(parameters["AlarmEmail"], "oncall@acme.example")
+    assert accepts(parameters["AlarmEmail"], "")
+    assert not accepts(parameters["AllowedOrigins"], "https://console.acme.example/path")
