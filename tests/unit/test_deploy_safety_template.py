@@ -102,3 +102,16 @@ def test_concurrency_caps_are_parameters_that_reserve_nothing_by_default() -> No
         if isinstance(r.get("Properties", {}).get("ReservedConcurrentExecutions"), int)
     ]
     assert fixed == []
+
+
+def test_the_translated_api_has_only_its_configured_stage() -> None:
+    """Without OpenApiVersion, SAM's Deployment also creates a stage named "Stage" (no access logs,
+    throttling, tracing or alarm). Checked on the SAM translator's output, as CloudFormation gets it."""
+    from local_runtime.template import load_project_template
+
+    translated = load_project_template().resources
+    deployments = [r for r in translated.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    stages = [r for r in translated.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert deployments
+    assert all("StageName" not in d["Properties"] for d in deployments)
+    assert [s["Properties"]["StageName"] for s in stages] == [{"Ref": "Stage"}]
