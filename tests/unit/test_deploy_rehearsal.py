@@ -1,0 +1,71 @@
+"""An offline deploy rehearsal: template.yaml translated by the SAM translator for each samconfig
+environment, checked for what makes a real first or second deploy go wrong: names that collide across
+stacks or regions, a stray API stage, an unmanaged log group, data kept after a failed first create, an
+alarm that notifies nobody. (What it cannot prove: IAM, quotas and service behaviour in a real account.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local_runtime.template import load_project_template
+from tests.unit.test_samconfig import ENVIRONMENTS, PLACEHOLDER, overrides
+
+# Physical names CloudFormation would otherwise generate; a literal one collides with a second stack.
+NAME_PROPERTIES = {
+    "Name", "TableName", "FunctionName", "QueueName", "TopicName", "StateMachineName", "AlarmName",
+    "DashboardName", "UserPoolName", "ClientName", "LogGroupName", "LayerName", "BucketName", "RoleName",
+}  # fmt: skip
+ACCOUNT_GLOBAL = {"DashboardName", "BucketName", "RoleName"}  # unique across regions too
+
+
+def _filled(environment: str) -> dict[str, str]:
+    """The environment's values, placeholders replaced as an operator would replace them."""
+    values = overrides(environment)
+    return {k: v.replace(PLACEHOLDER, "acme") for k, v in values.items()}
+
+
+@pytest.fixture(scope="module", params=sorted(ENVIRONMENTS))
+def translated(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return dict(load_project_template(parameter_overrides=_filled(request.param)).resources)
+
+
+def test_no_physical_name_collides_across_stacks_or_regions(translated: dict[str, Any]) -> None:
+    for logical_id, resource in translated.items():
+        for prop, value in resource.get("Properties", {}).items():
+            if prop not in NAME_PROPERTIES or (
+                isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value)
+            ):
+                continue
+            assert isinstance(value, dict), f"{logical_id}.{prop} is a literal name: {value!r}"
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            assert "${AWS::StackName}" in text, f"{logical_id}.{prop}: {text}"
+            if prop in ACCOUNT_GLOBAL:
+                assert "${AWS::Region}" in text, f"{logical_id}.{prop} is account-global: {text}"
+
+
+def test_the_api_has_no_stray_stage(translated: dict[str, Any]) -> None:
+    deployments = [r for r in translated.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    assert deployments
+    assert all("StageName" not in d["Properties"] for d in deployments)
+
+
+def test_every_function_log_group_is_managed_with_retention(translated: dict[str, Any]) -> None:
+    functions = {k: r for k, r in translated.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert len(functions) >= 8
+    for logical_id, function in functions.items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert translated[group]["Type"] == "AWS::Logs::LogGroup", logical_id
+        assert "RetentionInDays" in translated[group]["Properties"], group
+
+
+def test_nothing_is_retained_after_a_failed_first_create(translated: dict[str, Any]) -> None:
+    assert [k for k, r in translated.items() if r.get("DeletionPolicy") == "Retain"] == []
+
+
+def test_every_alarm_notifies_someone(translated: dict[str, Any]) -> None:
+    alarms = {k: r for k, r in translated.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert len(alarms) >= 15
+    for logical_id, alarm in alarms.items():
+        assert alarm["Properties"].get("AlarmActions"), logical_id
