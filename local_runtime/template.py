@@ -8,6 +8,7 @@ intrinsic functions it needs against the physical names of the resources it crea
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,11 @@ import boto3
 from cfnlint.decode import decode_str
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
+
+# Offline there is no feature-toggle configuration to fetch: the translator warns that each feature it asks
+# about (e.g. OpenApiVersion's normalization) is "not available", once per translation, on stderr. The
+# translation itself is unaffected; keep that noise out of every command's output.
+logging.getLogger("samtranslator.feature_toggle").setLevel(logging.ERROR)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"

@@ -13,17 +13,19 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_core.api.http import cors_config, register_error_handlers, require_proxy_event
+from execution_core.api.http import cors_config, register_error_handlers, serve
 from execution_core.api.settings import StatusApiSettings
 from execution_core.aws import aws_client
 from execution_core.repositories.status_read import StatusReadRepository
 from execution_core.repositories.tenants import TenantRepository
 from execution_core.services.authz import caller_from_claims
 from execution_core.services.pagination import PaginationTokens, secret_key
-from execution_core.services.status import StatusService
+from execution_core.services.status import StatusService, path_identifier
 from execution_core.settings import aws_region, load_settings
 
 SECRET_MAX_AGE_SECONDS = 300
+STATUS_PATH = "/executions/<action_intent_id>/status"
+LIST_PATH = "/accounts/<account_id>/executions"
 
 aws_region()  # set by the Lambda runtime; its absence means a broken runtime, reported by name
 settings = load_settings(StatusApiSettings, "execution_status_api")
@@ -47,7 +49,7 @@ service = StatusService(
 )
 
 app = APIGatewayRestResolver(cors=cors_config(settings.origins))
-register_error_handlers(app, logger)
+register_error_handlers(app, logger, routes=[STATUS_PATH, LIST_PATH])
 
 
 def _caller_claims() -> dict[str, Any]:
@@ -55,19 +57,20 @@ def _caller_claims() -> dict[str, Any]:
     return app.current_event.request_context.authorizer.claims
 
 
-@app.get("/executions/<action_intent_id>/status")
+@app.get(STATUS_PATH)
 def get_execution_status(action_intent_id: str) -> dict[str, Any]:
     caller = caller_from_claims(_caller_claims())
     account_id = app.current_event.get_query_string_value("account_id")
-    status = service.get_status(caller, action_intent_id, account_id)
+    status = service.get_status(caller, path_identifier(action_intent_id, "action_intent_id"), account_id)
     return status.model_dump(mode="json", exclude_none=True)
 
 
-@app.get("/accounts/<account_id>/executions")
+@app.get(LIST_PATH)
 def list_account_executions(account_id: str) -> dict[str, Any]:
     caller = caller_from_claims(_caller_claims())
     query = app.current_event.get_query_string_value
-    page = service.list_executions(caller, account_id, query("limit"), query("next_token"))
+    account = path_identifier(account_id, "account_id")
+    page = service.list_executions(caller, account, query("limit"), query("next_token"))
     body: dict[str, Any] = {
         "executions": [e.model_dump(mode="json", exclude_none=True) for e in page.executions]
     }
@@ -78,4 +81,4 @@ def list_account_executions(account_id: str) -> dict[str, Any]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(require_proxy_event(event), context)
+    return serve(app, event, context)

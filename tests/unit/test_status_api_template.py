@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from execution_core.api.settings import StatusApiSettings
 from local_runtime.template import (
     IntrinsicContext,
     condition_values,
@@ -117,3 +118,21 @@ def table(name: str) -> str:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("ttl", [None, 60, 3600])
+def test_the_page_token_lifetime_is_a_parameter_that_reaches_the_function(ttl: int | None) -> None:
+    spec = load_raw_template()["Parameters"]["PageTokenTtlSeconds"]
+    field = StatusApiSettings.model_fields["pagination_token_ttl_seconds"]
+    # The parameter's bounds are the settings' bounds, and its default is the settings' default.
+    assert (spec["Type"], spec["Default"], field.default) == ("Number", 900, 900)
+    assert {type(m).__name__: m for m in field.metadata}["Ge"].ge == spec["MinValue"]
+    assert {type(m).__name__: m for m in field.metadata}["Le"].le == spec["MaxValue"]
+    overrides = {} if ttl is None else {"PageTokenTtlSeconds": ttl}
+    translated = load_project_template(parameter_overrides=overrides)
+    ctx = IntrinsicContext(
+        parameters=translated.parameters, pseudo={"AWS::Region": "us-east-1", "AWS::StackName": "s"}
+    )
+    environment = translated.resources[FUNCTION]["Properties"]["Environment"]["Variables"]
+    value = resolve_intrinsics(environment["PAGINATION_TOKEN_TTL_SECONDS"], ctx)
+    assert str(value) == str(ttl or 900)

@@ -22,6 +22,10 @@ def test_the_pagination_secret_is_generated_from_the_template(runtime: LocalStac
     assert value.isalnum()  # ExcludePunctuation: true
 
 
+def test_the_page_token_lifetime_parameter_reaches_the_function(runtime: LocalStack) -> None:
+    assert str(runtime.function(FUNCTION).environment["PAGINATION_TOKEN_TTL_SECONDS"]) == "900"
+
+
 def test_the_rest_api_is_served_by_the_local_server_not_created(runtime: LocalStack) -> None:
     assert "StatusApi" in runtime.skipped
     assert "StatusApiUrl" not in runtime.outputs()  # its Ref cannot resolve locally

@@ -29,7 +29,8 @@ from tests.integration.status_api.conftest import FUNCTION, ORIGIN, ApiTenant, R
 pytestmark = pytest.mark.emulator
 
 OPENAPI_PATH = PROJECT_ROOT / "docs" / "openapi.yaml"
-NOT_EXERCISED = {("GET", "429"), ("GET", "500")}  # throttling and unexpected failures: see the unit below
+# Throttling, unexpected failures (see the unit below) and API Gateway's integration timeout.
+NOT_EXERCISED = {("GET", "429"), ("GET", "500"), ("GET", "504")}
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def _check(document: dict[str, Any], path: str, method: str, status: int, body: 
 
 
 def test_real_responses_validate_against_the_document(
-    document: dict[str, Any], api: LocalApiServer, tenant: ApiTenant, records: Records
+    document: dict[str, Any], api: LocalApiServer, runtime: LocalStack, tenant: ApiTenant, records: Records
 ) -> None:
     t, a = tenant.tenant_id, tenant.account_ids[0]
     records.intent(t, a, "ai-contract-pending")
@@ -116,6 +117,9 @@ def test_real_responses_validate_against_the_document(
         (status_path, f"/executions/ai-contract-failed/status?account_id={a}", token, 200),
         (status_path, f"/executions/ai-nothing/status?account_id={a}", token, 404),
         (status_path, "/executions/ai-x/status", token, 400),
+        (status_path, f"/executions/{quote('ai-\U0001f600')}/status?account_id={a}", token, 400),
+        (status_path, f"/executions/{quote('a#b', safe='')}/status?account_id={a}", token, 400),
+        (status_path, f"/executions/ai-x/status?account_id={quote('acct?1')}", token, 400),
         (status_path, f"/executions/ai-x/status?account_id={a}", None, 401),
         (status_path, "/executions/ai-x/status?account_id=acct-not-granted", token, 403),
         (list_path, f"/accounts/{a}/executions?limit=2", token, 200),
@@ -127,6 +131,7 @@ def test_real_responses_validate_against_the_document(
         ),
         (list_path, f"/accounts/{a}/executions?limit=0", token, 400),
         (list_path, f"/accounts/{a}/executions?next_token=garbage", token, 400),
+        (list_path, f"/accounts/{quote('acct%FF', safe='')}/executions", token, 400),
         (list_path, f"/accounts/{a}/executions", None, 401),
         (list_path, "/accounts/acct-not-granted/executions", token, 403),
     ]
@@ -134,8 +139,22 @@ def test_real_responses_validate_against_the_document(
     for template_path, url, bearer, expected in scenarios:
         reply = call(api, url, bearer)
         assert reply.status == expected, (url, reply.body)
+        assert reply.headers["Vary"] == "Origin", url
         _check(document, template_path, "get", reply.status, reply.body)
         exercised.add(("GET", str(reply.status)))
+    function = runtime.function(FUNCTION)
+    for template_path, url in (
+        (status_path, f"/executions/ai-1/status?account_id={a}"),
+        (list_path, f"/accounts/{a}/executions"),
+    ):
+        function.inject_fault("Runtime.ExitError")  # API Gateway's 502 for a function that crashed
+        try:
+            crashed = call(api, url, token)
+        finally:
+            function.clear_faults()
+        assert crashed.status == 502
+        _check(document, template_path, "get", 502, crashed.body)
+        exercised.add(("GET", "502"))
     for template_path, url in (
         (status_path, "/executions/ai-1/status"),
         (list_path, f"/accounts/{a}/executions"),
@@ -170,3 +189,17 @@ def test_unexpected_failures_get_the_documented_generic_500(document: dict[str, 
 
 def test_the_document_lives_in_the_repository() -> None:
     assert Path(OPENAPI_PATH).is_file()
+
+
+def test_every_status_the_api_can_answer_is_documented_with_a_body(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    limit = next(p for p in paths["/accounts/{account_id}/executions"]["get"]["parameters"] if "name" in p)
+    assert limit["name"] == "limit"
+    assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}
+    wanted = {"200", "400", "401", "403", "429", "500", "502", "504"}
+    assert set(paths["/executions/{action_intent_id}/status"]["get"]["responses"]) == wanted | {"404"}
+    assert set(paths["/accounts/{account_id}/executions"]["get"]["responses"]) == wanted
+    for path, item in paths.items():
+        assert set(item["options"]["responses"]) == {"204"}, path
+        for status in item["get"]["responses"]:
+            assert _schema_for(document, path, "get", int(status)) is not None, (path, status)

@@ -219,7 +219,7 @@ def test_tampered_tokens_are_400(api: LocalApiServer, listed: tuple[ApiTenant, s
     tenant, token = listed
     version, payload, signature = token.split(".")
     tampered = {
-        "version": f"v2.{payload}.{signature}",
+        "version": f"v1.{payload}.{signature}",
         "payload": f"{version}.{_flip(payload, len(payload) // 2)}.{signature}",
         "signature": f"{version}.{payload}.{_flip(signature, 3)}",
     }[part]

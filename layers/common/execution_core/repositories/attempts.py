@@ -425,7 +425,14 @@ class ExecutionAttemptRepository(TableRepository):
     def list_for_account(
         self, tenant_id: str, account_id: str, limit: int, start: dict[str, str] | None = None
     ) -> Page[ExecutionAttempt]:
-        """An account's attempts, newest first; ``start`` is a previous page's ``next_key``."""
+        """An account's attempts, newest first; ``start`` is a previous page's ``next_key``.
+
+        ``next_key`` is set only when an item follows the page. DynamoDB returns a LastEvaluatedKey
+        whenever a Query with ``Limit=N`` stops at N items, even when none follow, so the query reads one
+        item past the page (``Limit=N+1``, still one round trip): the extra item proves there is more,
+        and the position is the Nth item's key (the next page starts right after it). A page DynamoDB
+        cut short by its 1 MB limit keeps the LastEvaluatedKey it returned.
+        """
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         pk = keys.account_pk(tenant_id, account_id)
@@ -436,8 +443,14 @@ class ExecutionAttemptRepository(TableRepository):
                 KeyConditionExpression="pk = :pk",
                 ExpressionAttributeValues=values(pk=pk),
                 ScanIndexForward=False,
-                Limit=limit,
+                Limit=limit + 1,
                 **start_key(start, {"pk": pk}, _INDEX_KEY_NAMES),
             )
-        items = [self._parse(item) for item in response.get("Items", [])]
-        return Page(items, string_key(response.get("LastEvaluatedKey")))
+        raw = list(response.get("Items", []))
+        if len(raw) > limit:
+            raw = raw[:limit]
+            next_key = string_key({name: raw[-1][name] for name in sorted(_INDEX_KEY_NAMES)})
+        else:
+            # N items or fewer: a LastEvaluatedKey now can only mean the 1 MB cut, so more may follow.
+            next_key = string_key(response.get("LastEvaluatedKey"))
+        return Page([self._parse(item) for item in raw], next_key)

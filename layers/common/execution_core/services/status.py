@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import unquote
 
 from execution_core.errors import ErrorClass, ErrorCode, ExecutionError, InvalidInputError
 from execution_core.models import (
@@ -131,6 +132,16 @@ def require_identifier(value: str | None, name: str, where: str) -> str:
     if not is_identifier(value):
         raise InvalidParameterError(f"The {name} {where} parameter is not a valid identifier.")
     return value
+
+
+def path_identifier(raw: str, name: str) -> str:
+    """A path id as the route saw it: percent-decoded once (API Gateway's REST ``path`` keeps the client's
+    encoding), strictly as UTF-8, then held to the one identifier rule. Anything else is a 400."""
+    try:
+        decoded = unquote(raw, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidParameterError(f"The {name} path parameter is not a valid identifier.") from None
+    return require_identifier(decoded, name, "path")
 
 
 def parse_limit(raw: str | None) -> int:
