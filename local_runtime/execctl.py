@@ -150,6 +150,19 @@ def _print(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
+def _printed_as_json_or_none(
+    args: argparse.Namespace, records: Sequence[pydantic.BaseModel], none: str
+) -> bool:
+    """--json prints the records; none prints ``none``. True when the command has nothing left to say."""
+    if args.json:
+        _print([r.model_dump(mode="json", exclude_none=True) for r in records])
+        return True
+    if not records:
+        print(none)
+        return True
+    return False
+
+
 # ---------------------------------------------------------------- commands
 def _stopped(stopped: bool, on: str = "ON", off: str = "OFF") -> str:
     return on if stopped else off
@@ -216,11 +229,7 @@ def _describe_change(change: SwitchChange) -> str:
 
 def cmd_audit(ops: Operations, args: argparse.Namespace) -> None:
     changes = ops.ledger.list_switch_changes(args.limit)
-    if args.json:
-        _print([c.model_dump(mode="json", exclude_none=True) for c in changes])
-        return
-    if not changes:
-        print("no kill-switch change has been recorded")
+    if _printed_as_json_or_none(args, changes, "no kill-switch change has been recorded"):
         return
     for change in changes:
         when = change.changed_at.isoformat()
@@ -399,11 +408,9 @@ def cmd_dead_letters(ops: Operations, args: argparse.Namespace) -> None:
 
 def cmd_stuck(ops: Operations, args: argparse.Namespace) -> None:
     attempts = ops.stuck(args.minutes)
-    if args.json:
-        _print([a.model_dump(mode="json", exclude_none=True) for a in attempts])
-        return
-    if not attempts:
-        print(f"no attempt has been RUNNING for more than {args.minutes:g} minute(s)")
+    if _printed_as_json_or_none(
+        args, attempts, f"no attempt has been RUNNING for more than {args.minutes:g} minute(s)"
+    ):
         return
     for attempt in attempts:
         doubt = " in doubt" if attempt.in_doubt else ""
@@ -415,11 +422,7 @@ def cmd_stuck(ops: Operations, args: argparse.Namespace) -> None:
 
 def cmd_not_executed(ops: Operations, args: argparse.Namespace) -> None:
     entries = ops.ledger.list_unattributed(args.limit)
-    if args.json:
-        _print([e.model_dump(mode="json", exclude_none=True) for e in entries])
-        return
-    if not entries:
-        print("no approval of an unstored intent has been recorded")
+    if _printed_as_json_or_none(args, entries, "no approval of an unstored intent has been recorded"):
         return
     for entry in entries:
         print(
