@@ -16,7 +16,7 @@ from execution_core.errors import (
     TransactionConditionFailedError,
 )
 from execution_core.repositories import ActionIntentRepository, TenantRepository, transact_write
-from execution_core.repositories.dynamo import batch_get, from_item, to_item
+from execution_core.repositories.dynamo import batch_get, from_item, pages, to_item
 from tests.unit import factories
 
 
@@ -140,3 +140,24 @@ def test_codec_round_trips_floats_and_nested_values() -> None:
     assert data["parameters"] == {"title": "Call back", "priority": 2, "score": 0.75, "tags": ["a", "b"]}
     assert "approval_source" in data
     assert "completed_at" not in to_item(factories.attempt())  # None is not stored
+
+
+def test_pages_follow_last_evaluated_key_stop_when_the_caller_stops_and_translate_failures(
+    client: Any,
+) -> None:
+    request = {"TableName": "t", "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {}}
+    first, second = [{"pk": {"S": "a"}}], [{"pk": {"S": "b"}}]
+    with Stubber(client) as stub:
+        stub.add_response("query", {"Items": first, "LastEvaluatedKey": {"pk": {"S": "a"}}}, request)
+        stub.add_response("query", {"Items": second}, request | {"ExclusiveStartKey": {"pk": {"S": "a"}}})
+        assert list(pages(client, "query", request, "list things")) == [first, second]
+        stub.assert_no_pending_responses()
+
+        stub.add_response("query", {"Items": first, "LastEvaluatedKey": {"pk": {"S": "a"}}}, request)
+        assert next(pages(client, "query", request, "list things")) == first  # no second request
+        stub.assert_no_pending_responses()
+        assert "ExclusiveStartKey" not in request  # the caller's request is left as it was
+
+        stub.add_client_error("scan", service_error_code="ProvisionedThroughputExceededException")
+        with pytest.raises(DataStoreUnavailableError):
+            list(pages(client, "scan", {"TableName": "t"}, "list things"))

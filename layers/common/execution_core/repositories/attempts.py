@@ -27,6 +27,7 @@ from execution_core.repositories.dynamo import (
     key,
     model_from_item,
     old_item,
+    pages,
     string_key,
     to_item,
     transact_write,
@@ -300,17 +301,10 @@ class ExecutionAttemptRepository(TableRepository):
             "KeyConditionExpression": "running_pk = :running",
             "ExpressionAttributeValues": values(running=RUNNING_PARTITION),
         }
-        with dynamo_errors("list stuck attempts"):
-            while len(found) < limit:
-                response = self._client.query(**request)
-                found.extend(
-                    attempt
-                    for attempt in map(self._parse, response.get("Items", []))
-                    if attempt.started_at < started_before
-                )
-                if "LastEvaluatedKey" not in response:
-                    break
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for page in pages(self._client, "query", request, "list stuck attempts"):
+            found.extend(attempt for attempt in map(self._parse, page) if attempt.started_at < started_before)
+            if len(found) >= limit:
+                break
         return sorted(found, key=lambda attempt: attempt.started_at)[:limit]
 
     def defer_sweep(self, attempt: ExecutionAttempt, until: datetime) -> bool:

@@ -128,6 +128,19 @@ def dynamo_errors(action: str) -> Iterator[None]:
         raise translate(exc, action) from exc
 
 
+def pages(client: Any, operation: str, request: Mapping[str, Any], action: str) -> Iterator[list[Item]]:
+    """The items of each page of a Query or Scan (``operation``), following LastEvaluatedKey; a caller
+    that stops iterating stops reading. Failures are translated as in ``dynamo_errors``."""
+    request = dict(request)
+    with dynamo_errors(action):
+        while True:
+            response = getattr(client, operation)(**request)
+            yield response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def transact_write(
     client: Any, entries: Sequence[TransactItem], client_request_token: str | None = None
 ) -> None:

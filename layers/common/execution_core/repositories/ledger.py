@@ -11,6 +11,7 @@ from execution_core.repositories.dynamo import (
     dynamo_errors,
     key,
     model_from_item,
+    pages,
     string_key,
     to_item,
     values,
@@ -108,17 +109,11 @@ class LedgerRepository(TableRepository):
             ),
             "ConsistentRead": True,
         }
-        entries: list[LedgerEntry] = []
-        with dynamo_errors("list intent ledger"):
-            while True:
-                response = self._client.query(**request)
-                entries += [
-                    model_from_item(LedgerEntry, item, STORAGE_ATTRIBUTES)
-                    for item in response.get("Items", [])
-                ]
-                if "LastEvaluatedKey" not in response:
-                    break
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        entries = [
+            model_from_item(LedgerEntry, item, STORAGE_ATTRIBUTES)
+            for page in pages(self._client, "query", request, "list intent ledger")
+            for item in page
+        ]
         return sorted(entries, key=lambda e: (e.occurred_at, e.event_type.value))
 
     def list_for_tenant(

@@ -16,6 +16,7 @@ from execution_core.repositories.dynamo import (
     key,
     model_from_item,
     old_item,
+    pages,
     to_item,
     values,
 )
@@ -97,12 +98,7 @@ class ActionTypeRegistryRepository(TableRepository):
 
         A Scan of a table of a few dozen small items, made only by the operator CLI."""
         request: dict[str, Any] = {"TableName": self._table, "ProjectionExpression": "action_type"}
-        found: set[str] = set()
-        with dynamo_errors("list action types"):
-            while True:
-                response = self._client.scan(**request)
-                found |= {str(i["action_type"]["S"]) for i in response.get("Items", []) if "action_type" in i}
-                if "LastEvaluatedKey" not in response:
-                    break
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return sorted(found)
+        pages_of_items = pages(self._client, "scan", request, "list action types")
+        return sorted(
+            {str(i["action_type"]["S"]) for page in pages_of_items for i in page if "action_type" in i}
+        )

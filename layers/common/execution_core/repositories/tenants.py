@@ -16,6 +16,7 @@ from execution_core.repositories.dynamo import (
     from_item,
     key,
     model_from_item,
+    pages,
     to_item,
     transact_write,
     values,
@@ -66,20 +67,13 @@ class TenantRepository(TableRepository):
 
     def get_config(self, tenant_id: str) -> TenantConfig | None:
         """The tenant's switches and member accounts, from one query of its partition."""
-        items: list[Item] = []
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": values(pk=keys.tenant_pk(tenant_id)),
             "ConsistentRead": True,
         }
-        with dynamo_errors("get tenant config"):
-            while True:
-                response = self._client.query(**request)
-                items.extend(response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    break
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = [item for page in pages(self._client, "query", request, "get tenant config") for item in page]
         config = next((i for i in items if i["sk"]["S"] == keys.TENANT_CONFIG_SK), None)
         if config is None:
             return None
@@ -171,15 +165,10 @@ class TenantRepository(TableRepository):
             "ExpressionAttributeValues": values(config=keys.TENANT_CONFIG_SK),
         }
         found: list[str] = []
-        with dynamo_errors("list tenants"):
-            while len(found) < limit:
-                response = self._client.scan(**request)
-                found += [
-                    str(from_item(i)["tenant_id"]) for i in response.get("Items", []) if "tenant_id" in i
-                ]
-                if "LastEvaluatedKey" not in response:
-                    break
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for page in pages(self._client, "scan", request, "list tenants"):
+            found += [str(from_item(i)["tenant_id"]) for i in page if "tenant_id" in i]
+            if len(found) >= limit:
+                break
         return sorted(found)[:limit]
 
     def add_account(self, tenant_id: str, account_id: str) -> None:
