@@ -26,17 +26,16 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from local_runtime import runtime_state
 from local_runtime.runtime_state import CliError, RuntimeClaim
 
 if TYPE_CHECKING:
     from local_runtime.emulator import LocalStack
-    from local_runtime.operations import Operations
 
 __all__ = [
     "DEFAULT_ALLOWED_ORIGIN",
@@ -308,30 +307,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_demo(stack, sys.stdout)
 
 
-def _client_of(state: Mapping[str, Any]) -> Callable[[str], Any]:
-    def client(service: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            service,
-            region_name=state["region"],
-            endpoint_url=state["endpoint_url"],
-            aws_access_key_id="local-runtime",
-            aws_secret_access_key="local-runtime",  # noqa: S106 - the emulator's fixed fake credentials
-        )
-
-    return client
-
-
-def _served_operations() -> Operations:
-    from local_runtime.operations import Operations
-
-    state = runtime_state.read_state()
-    return Operations(_client_of(state), state["outputs"], state["stack_name"])
-
-
 def cmd_publish_registry(args: argparse.Namespace) -> int:
-    results = _served_operations().publish_registry()
+    results = runtime_state.served_operations().publish_registry()
     for name, result in results.items():
         print(f"{name}: {result.value}")
     return 0
@@ -372,7 +349,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     from local_runtime.identity import id_token_for, load_demo_tenants
 
     state = runtime_state.read_state()
-    cognito = _client_of(state)("cognito-idp")
+    cognito = runtime_state.client_factory(state)("cognito-idp")
     known = {t.user_email for t in load_demo_tenants()}
     if args.user not in known:
         raise CliError(f"unknown demo user {args.user!r}; known: {', '.join(sorted(known))}")

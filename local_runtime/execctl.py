@@ -56,16 +56,19 @@ def _identifier(kind: str) -> Callable[[str], str]:
     return parse
 
 
-def _reason(value: str) -> str:
-    if not value.strip() or len(value) > MAX_REASON_LENGTH:
-        raise argparse.ArgumentTypeError(f"a reason is 1 to {MAX_REASON_LENGTH} characters")
-    return value.strip()
+def _text(what: str, max_length: int) -> Callable[[str], str]:
+    """argparse type: 1 to ``max_length`` characters after stripping, else a usage error naming ``what``."""
+
+    def parse(value: str) -> str:
+        if not value.strip() or len(value) > max_length:
+            raise argparse.ArgumentTypeError(f"{what} is 1 to {max_length} characters")
+        return value.strip()
+
+    return parse
 
 
-def _operator_name(value: str) -> str:
-    if not value.strip() or len(value) > MAX_OPERATOR_LENGTH:
-        raise argparse.ArgumentTypeError(f"--by is 1 to {MAX_OPERATOR_LENGTH} characters")
-    return value.strip()
+_reason = _text("a reason", MAX_REASON_LENGTH)
+_operator_name = _text("--by", MAX_OPERATOR_LENGTH)
 
 
 def _limit(value: str) -> int:
@@ -74,41 +77,31 @@ def _limit(value: str) -> int:
     return int(value)
 
 
-def _minutes(value: str) -> float:
-    try:
-        minutes = float(value)
-    except ValueError:
-        minutes = -1.0
-    if not 0 <= minutes <= 1440:
-        raise argparse.ArgumentTypeError(f"minutes must be a number between 0 and 1440, not {value!r}")
-    return minutes
+def _number(unit: str, low: float, high: float) -> Callable[[str], float]:
+    """argparse type: a number of ``unit`` from ``low`` to ``high`` (nan and inf are neither)."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(
+                f"{unit} must be a number between {low:g} and {high:g}, not {value!r}"
+            )
+        return number
+
+    return parse
 
 
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 1 <= seconds <= 3600:
-        raise argparse.ArgumentTypeError(f"seconds must be a number between 1 and 3600, not {value!r}")
-    return seconds
+_minutes = _number("minutes", 0, 1440)
+_seconds = _number("seconds", 1, 3600)
 
 
 def _operations(args: argparse.Namespace) -> Operations:
     if args.stack:
         return _deployed(args.stack, args.region)
-    state = runtime_state.read_state()  # a clear error when no runtime is running, or it is starting
-
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=state["region"],
-            endpoint_url=state["endpoint_url"],
-            aws_access_key_id="local-runtime",
-            aws_secret_access_key="local-runtime",  # noqa: S106 - the emulator's fixed fake credentials
-        )
-
-    return Operations(client, state["outputs"], state["stack_name"])
+    return runtime_state.served_operations()  # a clear error when none is running, or it is starting
 
 
 def _function_logs(ops: Operations, args: argparse.Namespace) -> FunctionLogs:

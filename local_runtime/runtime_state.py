@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from local_runtime.emulator import LocalStack
+    from local_runtime.operations import Operations
 
 STATE_DIR_ENV = "EXEC_LOCAL_STATE_DIR"
 # local_runtime.template.PROJECT_ROOT, without importing the template machinery (slow): the CLI imports
@@ -236,6 +237,31 @@ def read_state() -> dict[str, Any]:
             f"the local runtime ({_describe(state)}) is still starting: retry when it prints where it serves"
         )
     return state
+
+
+def client_factory(state: Mapping[str, Any]) -> Callable[[str], Any]:
+    """Clients of the running runtime's emulator, with its fixed fake credentials (boto3 on first use)."""
+
+    def client(service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=state["region"],
+            endpoint_url=state["endpoint_url"],
+            aws_access_key_id="local-runtime",
+            aws_secret_access_key="local-runtime",  # noqa: S106 - the emulator's fixed fake credentials
+        )
+
+    return client
+
+
+def served_operations() -> Operations:
+    """Operator actions against the running runtime (CliError when none runs: see ``read_state``)."""
+    from local_runtime.operations import Operations
+
+    state = read_state()
+    return Operations(client_factory(state), state["outputs"], state["stack_name"])
 
 
 def _remove_stale(path: Path, pid: object) -> None:
