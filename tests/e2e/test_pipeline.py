@@ -1,4 +1,5 @@
-"""The real ASL on the local runtime, through every business path (DESIGN §1 invariants, §6)."""
+"""The real ASL on the local runtime, through every business path
+(docs/architecture.md §1.2 invariants, §6)."""
 
 from __future__ import annotations
 

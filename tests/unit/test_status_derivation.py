@@ -1,4 +1,5 @@
-"""Status derivation (seed §2.2): every combination of intent/attempt/outcome presence and attempt status."""
+"""Status derivation (docs/architecture.md §4.8): every combination of intent/attempt/outcome presence and
+attempt status."""
 
 from __future__ import annotations
 

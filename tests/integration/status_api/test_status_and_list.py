@@ -41,7 +41,8 @@ def test_stored_records_derive_the_seed_statuses(
     records.attempt(t, a, "ai-in-transition", AttemptStatus.SUCCEEDED)  # terminal attempt, no outcome yet
     records.finished(t, a, "ai-done", OutcomeStatus.SUCCEEDED)
     records.finished(t, a, "ai-failed", OutcomeStatus.FAILED)
-    # The outcome is written, the attempt still says RUNNING (the race the seed describes): outcome wins.
+    # The outcome is written, the attempt still says RUNNING (the race docs/architecture.md §4.8 describes):
+    # outcome wins.
     records.finished(t, a, "ai-race", OutcomeStatus.SUCCEEDED, attempt_status=AttemptStatus.RUNNING)
 
     assert _get(api, tenant, "ai-pending") == {"action_intent_id": "ai-pending", "status": "PENDING"}

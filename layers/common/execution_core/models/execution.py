@@ -96,7 +96,7 @@ class ExecutionAttempt(FrozenModel):
 
 
 class ActionOutcome(FrozenModel):
-    """The single, write-once result of an intent (DESIGN §3)."""
+    """The single, write-once result of an intent (docs/architecture.md §3.8)."""
 
     action_intent_id: Identifier
     status: OutcomeStatus

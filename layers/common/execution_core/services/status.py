@@ -1,6 +1,6 @@
 """The execution status API's domain: status derivation (pure), account listings, access decisions.
 
-Rules (seed §2, DESIGN §4):
+Rules (docs/architecture.md §4.8):
 
 - intent, attempt and outcome all absent → not found (404), never PENDING/EXPIRED for an unknown id;
 - outcome present → the outcome's status, whatever the attempt says (outcome wins);
@@ -53,7 +53,8 @@ class InvalidParameterError(InvalidInputError):
 
 
 class InvalidLimitError(InvalidInputError):
-    """``limit`` is not a whole number from 1 to 100; ``provided`` is echoed back (seed §2.4)."""
+    """``limit`` is not a whole number from 1 to 100; ``provided`` is echoed back
+    (docs/architecture.md §4.8)."""
 
     default_message = "The limit query parameter must be a number between 1 and 100."
 
