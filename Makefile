@@ -59,8 +59,8 @@ api: $(VENV)/.installed ## serve the status API locally (Cognito check): make ap
 
 test: lint pytest ## everything CI runs: lint, template checks, all tests
 
-pytest: $(VENV)/.installed
-	$(BIN)/pytest
+pytest: $(VENV)/.installed ## all tests with the branch coverage gate (pyproject's [tool.coverage])
+	$(BIN)/pytest --cov --cov-report=term
 
 lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, sam validate --lint
 	$(BIN)/ruff check .
