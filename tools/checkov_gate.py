@@ -1,5 +1,9 @@
 """checkov on the CloudFormation templates, against a reviewed list of accepted findings.
 
+template.yaml is scanned twice: as written, and as the SAM translator expands it (so the IAM roles,
+stages and permissions SAM generates are checked too); findings of both count as template.yaml's, with
+the translator's hash suffixes (CommonLayer065ec4a399) dropped from logical ids.
+
 checkov's own skips are either global (--skip-check) or scattered through template.yaml's Metadata; here
 every accepted finding is named (check, file, resource) with one reason per check in
 deploy/checkov-accepted.yaml. The build fails on any finding not in that list, and on any listed finding
@@ -13,6 +17,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCEPTED_FILE = ROOT / "deploy" / "checkov-accepted.yaml"
 TEMPLATES = ("template.yaml", "deploy/github-oidc-role.yaml")
 CHECK_ID = re.compile(r"^CKV2?_AWS_\d+$")
+TRANSLATED_NAME = "template.translated.json"
+GENERATED_SUFFIX = re.compile(r"(?<=[A-Za-z])[0-9a-f]{10}$")
 MIN_REASON_LENGTH = 40
 
 
@@ -75,8 +82,19 @@ def reported_findings(report: Any) -> set[Finding]:
         for failed in result.get("results", {}).get("failed_checks", []):
             file = str(failed["file_path"]).lstrip("/")
             logical_id = str(failed["resource"]).split(".", 1)[-1]
+            if Path(file).name == TRANSLATED_NAME:
+                file, logical_id = "template.yaml", GENERATED_SUFFIX.sub("", logical_id)
             found.add(Finding(file, str(failed["check_id"]), logical_id))
     return found
+
+
+def write_translated_template(directory: Path) -> Path:
+    """template.yaml as the SAM translator expands it (default parameters), for checkov to scan."""
+    from local_runtime.template import load_project_template  # needs the dev venv's SAM translator
+
+    path = directory / TRANSLATED_NAME
+    path.write_text(json.dumps(load_project_template().transformed, indent=1, default=str), encoding="utf-8")
+    return path
 
 
 def compare(reported: set[Finding], accepted: dict[Finding, str]) -> list[str]:
@@ -93,9 +111,9 @@ def compare(reported: set[Finding], accepted: dict[Finding, str]) -> list[str]:
     return problems
 
 
-def run_checkov(checkov: str) -> Any:
+def run_checkov(checkov: str, translated: Path) -> Any:
     """checkov's JSON report on the templates (offline: no guideline download)."""
-    files = [arg for template in TEMPLATES for arg in ("--file", template)]
+    files = [arg for template in (*TEMPLATES, str(translated)) for arg in ("--file", template)]
     options = ["--framework", "cloudformation", "--output", "json", "--quiet", "--soft-fail"]
     options.append("--skip-download")  # offline: no guideline or mapping download
     completed = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
@@ -117,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         accepted = accepted_findings(yaml.safe_load(ACCEPTED_FILE.read_text(encoding="utf-8")))
-        reported = reported_findings(run_checkov(args.checkov))
+        with tempfile.TemporaryDirectory(prefix="checkov-") as directory:
+            translated = write_translated_template(Path(directory))
+            reported = reported_findings(run_checkov(args.checkov, translated))
     except BaselineError as error:
         print(f"checkov gate: {error}", file=sys.stderr)
         return 2

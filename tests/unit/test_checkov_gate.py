@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
-from local_runtime.template import PROJECT_ROOT, load_raw_template
+from local_runtime.template import PROJECT_ROOT, load_project_template, load_raw_template
 from tools.checkov_gate import (
     ACCEPTED_FILE,
+    GENERATED_SUFFIX,
     TEMPLATES,
+    TRANSLATED_NAME,
     BaselineError,
     Finding,
     accepted_findings,
@@ -43,7 +45,8 @@ def _report(*failed: tuple[str, str, str], parsing_errors: int = 0) -> dict[str,
 def test_the_reviewed_list_names_resources_that_exist_each_with_a_reason() -> None:
     accepted = accepted_findings(yaml.safe_load(ACCEPTED_FILE.read_text(encoding="utf-8")))
     assert len(accepted) >= 10
-    resources = {file: load_raw_template(PROJECT_ROOT / file)["Resources"] for file in TEMPLATES}
+    resources = {file: set(load_raw_template(PROJECT_ROOT / file)["Resources"]) for file in TEMPLATES}
+    resources["template.yaml"] |= {GENERATED_SUFFIX.sub("", r) for r in load_project_template().resources}
     for finding, reason in accepted.items():
         assert finding.resource in resources[finding.file], finding
         assert len(reason.split()) >= 8, finding
@@ -77,6 +80,22 @@ def test_an_acceptance_no_longer_reported_fails() -> None:
         "stale acceptance: CKV_AWS_117 on PrepareExecutionFunction in template.yaml is no longer reported "
         "(remove it)"
     ]
+
+
+def test_the_translated_template_counts_as_template_yaml_without_hash_suffixes() -> None:
+    translated = f"scratch/checkov-x/{TRANSLATED_NAME}"
+    reported = reported_findings(
+        _report(
+            ("CKV_AWS_120", translated, "StatusApiStage"),
+            ("CKV_AWS_111", translated, "CommonLayer065ec4a399"),
+            ("CKV_AWS_111", translated, "StatusApiDeploymente8a45e9a9d"),
+        )
+    )
+    assert reported == {
+        Finding("template.yaml", "CKV_AWS_120", "StatusApiStage"),
+        Finding("template.yaml", "CKV_AWS_111", "CommonLayer"),
+        Finding("template.yaml", "CKV_AWS_111", "StatusApiDeployment"),
+    }
 
 
 def test_several_frameworks_and_parse_errors() -> None:
