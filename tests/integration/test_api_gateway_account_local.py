@@ -1,6 +1,6 @@
 """The local runtime deploys template.yaml cleanly whether or not the stack manages the account's API
 Gateway CloudWatch Logs role: off, none of it is created; on, the role is (trusting API Gateway only),
-and the account setting, which moto cannot hold, is skipped by name, not by accident."""
+and the account setting, which the local API server does not need, is skipped by name, not by accident."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from local_runtime.emulator import LocalEmulator, LocalStack
+from local_runtime.emulator import NOTHING_TO_CREATE, LocalEmulator, LocalStack
 from local_runtime.project import deploy_project
 
 pytestmark = pytest.mark.emulator
@@ -26,7 +26,10 @@ def test_off_by_default_nothing_account_wide_is_created(runtime: LocalStack) -> 
     for logical_id in ("ApiGatewayCloudWatchRole", "ApiGatewayAccount"):
         assert runtime.skipped[logical_id] == "condition ManagesApiGatewayAccount is false"
         assert logical_id not in runtime.created
-    assert "ApiGatewayAccountReady" in runtime.skipped  # a WaitConditionHandle: nothing to emulate
+    assert (
+        runtime.skipped["ApiGatewayAccountReady"]
+        == NOTHING_TO_CREATE["AWS::CloudFormation::WaitConditionHandle"]
+    )
     assert "ActionIntentsTable" in runtime.created
 
 
@@ -43,7 +46,7 @@ def test_on_the_role_is_created_for_api_gateway_only(managing_stack: LocalStack)
 
 
 def test_on_the_account_setting_is_skipped_and_the_stack_still_works(managing_stack: LocalStack) -> None:
-    assert managing_stack.skipped["ApiGatewayAccount"] == "AWS::ApiGateway::Account is not emulated locally"
+    assert managing_stack.skipped["ApiGatewayAccount"] == NOTHING_TO_CREATE["AWS::ApiGateway::Account"]
     outputs = managing_stack.outputs()
     assert outputs["ActionIntentsTableName"] == managing_stack.physical_name("ActionIntentsTable")
     assert "ExecutionStatusApiFunction" in managing_stack.functions
