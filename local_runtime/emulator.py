@@ -45,6 +45,11 @@ from local_runtime.template import (
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
 DEFAULT_STACK_NAME = "bel-local"
+# Resource types with nothing to emulate, and why (other unhandled types are "not emulated locally").
+NOTHING_TO_CREATE = {
+    "AWS::CloudFormation::WaitConditionHandle": "a CloudFormation ordering handle: nothing to create",
+    "AWS::ApiGateway::Account": "an account-wide API Gateway setting: the local API server needs none",
+}
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local-runtime",
     "AWS_SECRET_ACCESS_KEY": "local-runtime",
@@ -274,6 +279,9 @@ class LocalStack:
             condition = resource.get("Condition")
             if condition and not conditions[condition]:
                 self.skipped[logical_id] = f"condition {condition} is false"
+                continue
+            if resource["Type"] in NOTHING_TO_CREATE:
+                self.skipped[logical_id] = NOTHING_TO_CREATE[resource["Type"]]
                 continue
             creator = creators.get(resource["Type"])
             if creator is None:

@@ -9,8 +9,19 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-# How the Makefile names the project's tools, and the path the hooks call them by.
-MAKE_VARIABLES = {"$(BIN)/": ".venv/bin/", "$(SAM_ENV) $(SAM)": ".venv-sam/bin/sam"}
+# The Makefile's environment prefix for sam: hooks give sam the dev venv on PATH their own way.
+SAM_ENV = "$(SAM_ENV) "
+
+
+def make_variables(text: str) -> dict[str, str]:
+    """The Makefile's simple `NAME := value` definitions, each spelled out in terms of the others."""
+    variables = dict(re.findall(r"^([A-Z_]+) := ([^\n$]*(?:\$\([A-Z_]+\)[^\n$]*)*)$", text, re.MULTILINE))
+    for _ in range(len(variables)):
+        for name, value in variables.items():
+            variables[name] = re.sub(
+                r"\$\(([A-Z_]+)\)", lambda m: variables.get(m.group(1), m.group(0)), value
+            )
+    return variables
 
 
 def lint_commands() -> list[str]:
@@ -18,11 +29,11 @@ def lint_commands() -> list[str]:
     text = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^lint:.*\n((?:\t.*\n)+)", text, re.MULTILINE)
     assert recipe, "the Makefile has no lint target"
+    variables = make_variables(text)
     commands = []
     for line in recipe.group(1).splitlines():
-        command = line.strip().lstrip("@")
-        for variable, spelled in MAKE_VARIABLES.items():
-            command = command.replace(variable, spelled)
+        command = line.strip().lstrip("@").replace(SAM_ENV, "")
+        command = re.sub(r"\$\(([A-Z_]+)\)", lambda m: variables[m.group(1)], command)
         commands.append(command)
     return commands
 
