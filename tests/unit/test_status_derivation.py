@@ -75,10 +75,14 @@ def test_derivation_rules(
         assert status.attempt_count == records.outcome.attempt_count
         assert (status.error_class is None) == (outcome_status is OutcomeStatus.SUCCEEDED)
     elif attempt_status is not None:
-        expected = ApiStatus.RUNNING if attempt_status is AttemptStatus.RUNNING else ApiStatus.PENDING
-        assert status.status is expected
-        assert status.completed_at is None
-        assert status.error_message is None
+        # A terminal attempt is finalized in its outcome's transaction: it shows its own status (it used
+        # to show PENDING, so the list, which reads only attempts, disagreed with the detail: ADR 0010).
+        assert records.attempt is not None
+        assert status.status.value == attempt_status.value
+        assert status.completed_at == records.attempt.completed_at
+        if attempt_status is AttemptStatus.RUNNING:
+            assert status.completed_at is None
+            assert status.error_message is None
     else:
         expired = expires_in_s <= 0
         assert status.status is (ApiStatus.EXPIRED if expired else ApiStatus.PENDING)

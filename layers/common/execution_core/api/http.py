@@ -23,6 +23,7 @@ from execution_core.services.status import (
     ExecutionNotFoundError,
     InvalidLimitError,
     InvalidParameterError,
+    InvalidStatusFilterError,
     path_identifier,
 )
 
@@ -186,6 +187,10 @@ def error_handlers(logger: Logger) -> list[tuple[type[Exception], Callable[[Any]
         body = {"error": "Invalid limit parameter", "message": exc.message, "provided": exc.provided}
         return json_response(HTTPStatus.BAD_REQUEST, body)
 
+    def invalid_status(exc: InvalidStatusFilterError) -> Response[str]:
+        body = {"error": "Invalid status parameter", "message": exc.message, "provided": exc.provided}
+        return json_response(HTTPStatus.BAD_REQUEST, body)
+
     def invalid_token(exc: InvalidPaginationTokenError) -> Response[str]:
         logger.info("pagination token refused")
         return json_response(HTTPStatus.BAD_REQUEST, INVALID_TOKEN_BODY)
@@ -210,6 +215,7 @@ def error_handlers(logger: Logger) -> list[tuple[type[Exception], Callable[[Any]
         (ForbiddenError, forbidden),
         (ExecutionNotFoundError, not_found),
         (InvalidLimitError, invalid_limit),
+        (InvalidStatusFilterError, invalid_status),
         (InvalidPaginationTokenError, invalid_token),
         (InvalidParameterError, invalid_parameter),
         (InvalidInputError, invalid_input),
