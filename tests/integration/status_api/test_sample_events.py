@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,7 +53,7 @@ def test_sample_event_answers_the_status_in_its_name(runtime: LocalStack, sample
     assert "FunctionError" not in response, result
     assert result["statusCode"] == expected, result
     assert result["multiValueHeaders"]["Access-Control-Allow-Origin"] == [ORIGIN]
-    body = json.loads(result["body"]) if result.get("body") else None
+    body: Any = json.loads(result["body"]) if result.get("body") else None
     if sample.stem == "status_api_get_status_found_200":
         assert body["status"] == "PENDING"
         assert body["action_type"] == "CREATE_INTERNAL_NOTE"
