@@ -430,6 +430,40 @@ class ExecutionAttemptRepository(TableRepository):
             }
         }
 
+    def backfill_status_keys(self) -> int:
+        """Give every attempt written before AccountStatusIndex its ``status_pk`` (ADR 0010); returns how
+        many were updated. A one-off operator task, never a request path: a Scan for items without the
+        key, then one conditional update each, which only sets the key for the status the item still
+        has (an attempt finalized meanwhile got its key from the finalize update). Safe to re-run."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "attribute_not_exists(status_pk)",
+            "ProjectionExpression": "pk, sk, #status",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        updated = 0
+        for page in pages(self._client, "scan", request, "scan attempts for the status backfill"):
+            for item in page:
+                stored = string_key(item) or {}
+                with dynamo_errors("backfill attempt status key"):
+                    try:
+                        self._client.update_item(
+                            TableName=self._table,
+                            Key=key(pk=stored["pk"], sk=stored["sk"]),
+                            UpdateExpression="SET status_pk = :status_pk",
+                            ConditionExpression="attribute_not_exists(status_pk) AND #status = :status",
+                            ExpressionAttributeNames={"#status": "status"},
+                            ExpressionAttributeValues=values(
+                                status_pk=keys.status_pk_for(stored["pk"], stored["status"]),
+                                status=stored["status"],
+                            ),
+                        )
+                        updated += 1
+                    except ClientError as exc:
+                        if not is_condition_failure(exc):
+                            raise
+        return updated
+
     def get(
         self, tenant_id: str, account_id: str, action_intent_id: str, consistent: bool = True
     ) -> ExecutionAttempt | None:
