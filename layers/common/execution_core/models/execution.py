@@ -50,9 +50,13 @@ class ApiStatus(StrEnum):
 
 
 class PipelineStage(StrEnum):
+    """Where an unsuccessful execution failed: one of the state machine's steps, or Reconciler when the
+    execution ended without recording its own outcome and the reconciler recorded it."""
+
     PREPARE = "PrepareExecution"
     PERFORM = "PerformAction"
     RECORD = "RecordOutcome"
+    RECONCILER = "Reconciler"
 
 
 class CompensationStatus(StrEnum):

@@ -85,10 +85,14 @@ def failed_stage(state: FailureState) -> str:
 
 
 def _stage_of(outcome: ActionOutcome, stage: str | None) -> PipelineStage | None:
-    """The step an unsuccessful outcome failed in (a success whatever failed names none)."""
+    """The step an unsuccessful outcome failed in (a success whatever failed names none). A stage name
+    this version does not know is left out: a label never stops an outcome from being recorded."""
     if stage is None or outcome.status is OutcomeStatus.SUCCEEDED:
         return None
-    return PipelineStage(stage)
+    try:
+        return PipelineStage(stage)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
