@@ -574,6 +574,24 @@ class LocalStack:
         self.client("codedeploy").create_deployment_group(**kwargs)
         return self._remember(logical_id, "AWS::CodeDeploy::DeploymentGroup", name, None)
 
+    def publish_function_code(self, logical_id: str, code_dir: Path) -> str:
+        """Deploy new code to one function as `sam deploy` does with AutoPublishAlias: publish a version and
+        move the function's aliases to it, all at once. Returns the new version.
+
+        Executions in flight invoke the alias, so their next step runs the new code: what a deploy in the
+        middle of an execution does (ADR 0013). Deploying the template's own code dir again rolls back.
+        """
+        function = self.functions[logical_id]
+        lam = self.client("lambda")
+        lam.update_function_code(FunctionName=function.function_name, ZipFile=_placeholder_zip())
+        version = str(lam.publish_version(FunctionName=function.function_name)["Version"])
+        function.redeploy(code_dir)
+        for alias_id, alias in self.template.resources_of_type("AWS::Lambda::Alias").items():
+            if alias_id in self.created and alias["Properties"]["FunctionName"] == {"Ref": logical_id}:
+                name = alias["Properties"]["Name"]
+                lam.update_alias(FunctionName=function.function_name, Name=name, FunctionVersion=version)
+        return version
+
     def function_for(self, name_or_arn: str) -> LocalFunction:
         """The local function a name or ARN designates, qualified (``...:function:name:live``) or not.
 

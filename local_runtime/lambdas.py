@@ -126,6 +126,15 @@ class LocalFunction:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    def redeploy(self, code_dir: Path) -> None:
+        """New code for the next invocation (a cold start), as a deploy gives a new version new containers.
+
+        An invocation already running finishes on the code it started with.
+        """
+        with self._init_lock:
+            self.code_dir = code_dir
+            self._module = None
+
     def _load_handler(self) -> _FunctionHandler:
         with self._init_lock:
             if self._module is None:
