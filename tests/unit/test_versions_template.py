@@ -152,7 +152,7 @@ def test_roles_may_invoke_only_live_aliases_exactly(translated: dict[str, Any]) 
     }
 
 
-def test_the_status_api_is_a_canary_its_5xx_alarm_rolls_back(translated: dict[str, Any]) -> None:
+def test_the_status_api_is_a_canary_its_alarms_roll_back(translated: dict[str, Any]) -> None:
     alias = translated["ExecutionStatusApiFunctionAliaslive"]
     update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
     group = translated[update["DeploymentGroupName"]["Ref"]]["Properties"]
@@ -162,7 +162,10 @@ def test_the_status_api_is_a_canary_its_5xx_alarm_rolls_back(translated: dict[st
     }
     assert group["AlarmConfiguration"] == {
         "Enabled": True,
-        "Alarms": [{"Name": {"Ref": "StatusApi5xxAlarm"}}],
+        "Alarms": [
+            {"Name": {"Ref": "StatusApi5xxAlarm"}},
+            {"Name": {"Ref": "StatusApiNewVersionErrorsAlarm"}},
+        ],
     }
     assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
     assert group["AutoRollbackConfiguration"]["Enabled"] is True
@@ -180,6 +183,15 @@ def test_the_status_api_is_a_canary_its_5xx_alarm_rolls_back(translated: dict[st
         "Stage": {"Ref": "Stage"},
     }
     assert alarm["Threshold"] == 1
+    # ... and one sees only the version being deployed: the alias's invocations that ran that version.
+    version = translated["StatusApiNewVersionErrorsAlarm"]["Properties"]
+    (version_id,) = [v for v, r in _of_type(translated, "AWS::Lambda::Version").items() if "StatusApi" in v]
+    assert {d["Name"]: d["Value"] for d in version["Dimensions"]} == {
+        "FunctionName": {"Ref": "ExecutionStatusApiFunction"},
+        "Resource": {"Fn::Sub": "${ExecutionStatusApiFunction}:live"},
+        "ExecutedVersion": {"Fn::Select": [7, {"Fn::Split": [":", {"Ref": version_id}]}]},
+    }
+    assert (version["MetricName"], version["Period"], version["Threshold"]) == ("Errors", 60, 1)
 
 
 def test_the_pipeline_functions_switch_all_at_once_without_codedeploy(translated: dict[str, Any]) -> None:
