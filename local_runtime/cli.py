@@ -316,6 +316,7 @@ def cmd_publish_registry(args: argparse.Namespace) -> int:
 
 def cmd_invoke(args: argparse.Namespace) -> int:
     """The `sam local invoke` equivalent: one function, one event, on a fresh embedded runtime."""
+    from execution_core.contracts import live_alias_arn
     from local_runtime import eventbridge
     from local_runtime.project import operations_for
     from local_runtime.sample_world import seed_sample_world
@@ -332,8 +333,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             raise CliError(f"unknown function {args.function!r}; the template has: {known}")
         seed_sample_world(operations_for(stack))
         stack.wait_for_streams()  # the sample world's own records are published before the event runs
+        # Through the live alias, as every invoker in the template does (ADR 0013).
         response = stack.client("lambda").invoke(
-            FunctionName=stack.physical_name(args.function), Payload=json.dumps(event).encode()
+            FunctionName=live_alias_arn(stack.arn(args.function)), Payload=json.dumps(event).encode()
         )
         payload = json.loads(response["Payload"].read() or b"null")
         error = response.get("FunctionError")

@@ -309,6 +309,10 @@ class LocalStack:
             "AWS::Cognito::UserPoolClient": self._create_user_pool_client,
             "AWS::Lambda::LayerVersion": self._create_layer,
             "AWS::Lambda::Function": self._create_function,
+            "AWS::Lambda::Version": self._create_version,
+            "AWS::Lambda::Alias": self._create_alias,
+            "AWS::CodeDeploy::Application": self._create_deployment_application,
+            "AWS::CodeDeploy::DeploymentGroup": self._create_deployment_group,
             "AWS::Logs::LogGroup": self._create_log_group,
             "AWS::StepFunctions::StateMachine": self._create_state_machine,
             "AWS::Events::Rule": self._create_rule,
@@ -527,6 +531,88 @@ class LocalStack:
         InProcessLambdaRouter.register(function)
         return self._remember(logical_id, "AWS::Lambda::Function", name, response["FunctionArn"])
 
+    def _create_version(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        """A published version of the function's current code (moto keeps it; the router runs it)."""
+        version = self.client("lambda").publish_version(FunctionName=props["FunctionName"])
+        # Ref of a version is its (qualified) ARN; Fn::GetAtt Version is the number the alias points at.
+        return self._remember(
+            logical_id,
+            "AWS::Lambda::Version",
+            version["FunctionArn"],
+            version["FunctionArn"],
+            Version=str(version["Version"]),
+        )
+
+    def _create_alias(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        """The live alias at the version just published: invoking it runs the same in-process code.
+
+        A CodeDeployLambdaAliasUpdate policy only matters when an alias is updated; a local stack is
+        created once, so traffic shifting never happens here (and RoutingConfig is not kept).
+        """
+        alias = self.client("lambda").create_alias(
+            FunctionName=props["FunctionName"],
+            Name=props["Name"],
+            FunctionVersion=str(props["FunctionVersion"]),
+        )
+        # Ref of an alias is its ARN, which is what every invoker of the function is given.
+        return self._remember(logical_id, "AWS::Lambda::Alias", alias["AliasArn"], alias["AliasArn"])
+
+    def _create_deployment_application(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        """CodeDeploy's application for the canary of the status API (stored; nothing deploys locally)."""
+        name = props.get("ApplicationName") or self._name(logical_id, 100)
+        self.client("codedeploy").create_application(
+            applicationName=name, computePlatform=props.get("ComputePlatform", "Lambda")
+        )
+        return self._remember(logical_id, "AWS::CodeDeploy::Application", name, None)
+
+    def _create_deployment_group(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
+        """Stored as declared (configuration, alarms, rollback); the emulator never shifts traffic."""
+        name = props.get("DeploymentGroupName") or self._name(logical_id, 100)
+        kwargs: dict[str, Any] = {
+            "applicationName": props["ApplicationName"],
+            "deploymentGroupName": name,
+            "serviceRoleArn": props["ServiceRoleArn"],
+        }
+        for key in (
+            "DeploymentConfigName",
+            "AlarmConfiguration",
+            "AutoRollbackConfiguration",
+            "DeploymentStyle",
+        ):
+            if key in props:
+                kwargs[key[:1].lower() + key[1:]] = _lower_first_keys(props[key])
+        self.client("codedeploy").create_deployment_group(**kwargs)
+        return self._remember(logical_id, "AWS::CodeDeploy::DeploymentGroup", name, None)
+
+    def publish_function_code(self, logical_id: str, code_dir: Path) -> str:
+        """Deploy new code to one function as `sam deploy` does with AutoPublishAlias: publish a version and
+        move the function's aliases to it, all at once. Returns the new version.
+
+        Executions in flight invoke the alias, so their next step runs the new code: what a deploy in the
+        middle of an execution does (ADR 0013). Deploying the template's own code dir again rolls back.
+        """
+        function = self.functions[logical_id]
+        lam = self.client("lambda")
+        lam.update_function_code(FunctionName=function.function_name, ZipFile=_placeholder_zip())
+        version = str(lam.publish_version(FunctionName=function.function_name)["Version"])
+        function.redeploy(code_dir)
+        for alias_id, alias in self.template.resources_of_type("AWS::Lambda::Alias").items():
+            if alias_id in self.created and alias["Properties"]["FunctionName"] == {"Ref": logical_id}:
+                name = alias["Properties"]["Name"]
+                lam.update_alias(FunctionName=function.function_name, Name=name, FunctionVersion=version)
+        return version
+
+    def function_for(self, name_or_arn: str) -> LocalFunction:
+        """The local function a name or ARN designates, qualified (``...:function:name:live``) or not.
+
+        Lambda resolves the qualifier (a missing alias is an error, as in AWS); the code is the same.
+        """
+        configuration = self.client("lambda").get_function(FunctionName=name_or_arn)["Configuration"]
+        for function in self.functions.values():
+            if function.function_name == configuration["FunctionName"]:
+                return function
+        raise TemplateError(f"{name_or_arn} names no local function")
+
     def _create_log_group(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
         name = props.get("LogGroupName") or f"/local/{self._name(logical_id)}"
         logs = self.client("logs")
@@ -613,16 +699,7 @@ class LocalStack:
 
     def _create_event_source_mapping(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
         """A DynamoDB stream mapping is a local poller (local_runtime/streams.py), not a moto mapping."""
-        function = next(
-            (
-                f
-                for f in self.functions.values()
-                if props["FunctionName"] in (f.function_name, f.function_arn)
-            ),
-            None,
-        )
-        if function is None:
-            raise TemplateError(f"event source mapping {logical_id} names no local function")
+        function = self.function_for(str(props["FunctionName"]))  # the live alias's function
         mapping = StreamMapping.from_properties(logical_id, props, function)
         poller = StreamPoller(mapping, self.client, self.region, self.emulator.retry_wait_scale).start()
         self.stream_pollers[logical_id] = poller

@@ -126,6 +126,15 @@ class LocalFunction:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    def redeploy(self, code_dir: Path) -> None:
+        """New code for the next invocation (a cold start), as a deploy gives a new version new containers.
+
+        An invocation already running finishes on the code it started with.
+        """
+        with self._init_lock:
+            self.code_dir = code_dir
+            self._module = None
+
     def _load_handler(self) -> _FunctionHandler:
         with self._init_lock:
             if self._module is None:
@@ -147,8 +156,14 @@ class LocalFunction:
         handler = getattr(self._module, self.handler.rpartition(".")[2])
         return handler  # type: ignore[no-any-return]
 
-    def invoke(self, event: Any) -> tuple[str, bool]:
-        """Run the handler; returns (payload, is_function_error) as the Lambda Invoke API would."""
+    def invoke(
+        self, event: Any, *, version: str = "$LATEST", invoked_arn: str | None = None
+    ) -> tuple[str, bool]:
+        """Run the handler; returns (payload, is_function_error) as the Lambda Invoke API would.
+
+        A version or alias invocation runs the same code (the live alias points at the version published
+        from the current code) in the same warm container; only the context says which version ran.
+        """
         self.invocations += 1
         fault = self._faults.popleft() if self._faults else None
         if fault is not None and fault[2] is not None:
@@ -159,7 +174,7 @@ class LocalFunction:
             handler = self._load_handler()
         except Exception as exc:
             return _error_payload(exc, "Runtime.ImportModuleError"), True
-        payload, errored = self._run(handler, event)
+        payload, errored = self._run(handler, event, version, invoked_arn or self.function_arn)
         if fault is not None:
             return _fault_payload(fault[0], "injected fault after the handler ran"), True
         return payload, errored
@@ -175,12 +190,13 @@ class LocalFunction:
                 lines = "".join(sink).splitlines()
                 self.invocation_logs.append(InvocationLog(context.aws_request_id, lines))
 
-    def _run(self, handler: _FunctionHandler, event: Any) -> tuple[str, bool]:
+    def _run(self, handler: _FunctionHandler, event: Any, version: str, invoked_arn: str) -> tuple[str, bool]:
         context = LambdaContext(
             function_name=self.function_name,
             memory_limit_in_mb=self.memory_mb,
-            invoked_function_arn=self.function_arn,
+            invoked_function_arn=invoked_arn,
             timeout_seconds=self.timeout_seconds,
+            function_version=version,
         )
         # A worker thread lets the runtime enforce the function timeout as Lambda does. The thread
         # cannot be killed; it finishes in the background, which a later invocation never observes.
@@ -241,7 +257,8 @@ class InProcessLambdaRouter:
                 raise LookupError(f"no local code for function {self.function_name}")
             # moto has already decoded the JSON payload; an empty payload arrives as the text "{}".
             payload = {} if event in (None, "{}") else event
-            body, errored = target.invoke(payload)
+            # moto resolved any qualifier: `self` is $LATEST or the published version an alias points at.
+            body, errored = target.invoke(payload, version=str(self.version), invoked_arn=self.function_arn)
             return body, errored, ""
 
         LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]

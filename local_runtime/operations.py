@@ -331,7 +331,7 @@ class Operations:
             "include_deferred": include_deferred,
         }
         response = self._client("lambda").invoke(
-            FunctionName=self.outputs["ReconcilerFunctionName"],
+            FunctionName=self.outputs["ReconcilerFunctionAliasArn"],
             Payload=json.dumps({"sweep": request}).encode(),
         )
         payload = json.loads(response["Payload"].read() or b"null")

@@ -27,8 +27,8 @@ SAMPLE_STARTED_AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 SAMPLE_OUTCOME_STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/ExecutionOutcomes/stream/sample"
 SAMPLE_EXPIRES_AT = datetime(2100, 1, 1, tzinfo=UTC)
 SAMPLE_ADAPTERS = {
-    "internal": "arn:aws:lambda:us-east-1:123456789012:function:bel-local-InternalAdapterFunction",
-    "crm": "arn:aws:lambda:us-east-1:123456789012:function:bel-local-CrmAdapterFunction",
+    "internal": "arn:aws:lambda:us-east-1:123456789012:function:bel-local-InternalAdapterFunction:live",
+    "crm": "arn:aws:lambda:us-east-1:123456789012:function:bel-local-CrmAdapterFunction:live",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -103,6 +104,56 @@ def test_alarms_and_dashboard_are_created_locally(runtime: LocalStack) -> None:
     for logical_id in declared:
         alarm = by_name[runtime.physical_name(logical_id)]
         assert alarm["AlarmActions"] == [runtime.outputs()["AlarmTopicArn"]]
-        assert alarm["Period"] == 300
+        # As declared: 300 s, except the status API canary's 60-s rollback alarm (ADR 0013).
+        assert alarm["Period"] == RAW_RESOURCES[logical_id]["Properties"]["Period"]
+        assert alarm["Period"] in (60, 300)
     dashboards = runtime.client("cloudwatch").list_dashboards()["DashboardEntries"]
     assert runtime.outputs()["DashboardName"] in {d["DashboardName"] for d in dashboards}
+
+
+def test_every_function_has_its_live_alias_at_a_published_version_locally(runtime: LocalStack) -> None:
+    """ADR 0013: the versions and aliases of the translated template exist, and the alias runs the code."""
+    lam = runtime.client("lambda")
+    aliases = runtime.template.resources_of_type("AWS::Lambda::Alias")
+    assert len(aliases) == len(runtime.functions)
+    for alias_id, alias in aliases.items():
+        function = runtime.function(alias["Properties"]["FunctionName"]["Ref"])
+        version_id = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+        described = lam.get_alias(FunctionName=function.function_name, Name="live")
+        assert described["AliasArn"] == runtime.physical_name(alias_id) == f"{function.function_arn}:live"
+        # The latest published version: the template's own, or a later one a test deployed (and rolled back).
+        published = [
+            int(v["Version"])
+            for v in lam.list_versions_by_function(FunctionName=function.function_name)["Versions"]
+            if v["Version"] != "$LATEST"
+        ]
+        assert int(described["FunctionVersion"]) == max(published)
+        assert int(runtime.physical_name(version_id).rsplit(":", 1)[1]) == min(published)
+        assert runtime.function_for(described["AliasArn"]) is function
+        assert runtime.function_for(f"{function.function_name}:live") is function
+
+
+def test_the_alias_runs_the_same_in_process_code_as_the_function(runtime: LocalStack) -> None:
+    function = runtime.function("ReconcilerFunction")
+    lam = runtime.client("lambda")
+    before = function.invocations
+    for name in (function.function_name, f"{function.function_name}:live", f"{function.function_arn}:live"):
+        response = lam.invoke(FunctionName=name, Payload=json.dumps({"unexpected": True}).encode())
+        assert json.loads(response["Payload"].read())["errorType"] == "InvalidInputError", name
+    assert function.invocations - before == 3
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.invoke(FunctionName=f"{function.function_name}:no-such-alias", Payload=b"{}")
+
+
+def test_the_status_api_canary_is_modelled_locally(runtime: LocalStack) -> None:
+    """CodeDeploy's application and deployment group are created as declared; nothing shifts traffic."""
+    codedeploy = runtime.client("codedeploy")
+    application = runtime.physical_name("ServerlessDeploymentApplication")
+    group = codedeploy.get_deployment_group(
+        applicationName=application,
+        deploymentGroupName=runtime.physical_name("ExecutionStatusApiFunctionDeploymentGroup"),
+    )["deploymentGroupInfo"]
+    assert group["deploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    assert group["autoRollbackConfiguration"]["enabled"] is True
+    assert "DEPLOYMENT_STOP_ON_ALARM" in group["autoRollbackConfiguration"]["events"]
+    assert group["serviceRoleArn"] == runtime.arn("CodeDeployServiceRole")

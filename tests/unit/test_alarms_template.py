@@ -40,6 +40,8 @@ EXPECTED: dict[str, Expectation] = {
     "CrmAdapterErrorsAlarm": _function("CrmAdapterFunction"),
     "StatusApiThrottlesAlarm": _function("ExecutionStatusApiFunction", "Throttles"),
     "StatusApi5xxAlarm": ("AWS/ApiGateway", "5XXError", "ApiName", None, "Sum", 1),
+    # The canary's version-scoped rollback trigger (ADR 0013), per minute.
+    "StatusApiNewVersionErrorsAlarm": _function("ExecutionStatusApiFunction"),
     # Nothing is lost: aborted executions, dead letters, outbox lag, the sweeper finding work, new functions.
     "ExecutionsAbortedAlarm": _machine("ExecutionsAborted", "Sum", 1),
     "ApprovalDeadLettersAlarm": _queue("ApprovalDeadLetterQueue"),
@@ -59,6 +61,9 @@ EXPECTED: dict[str, Expectation] = {
 }
 
 
+CANARY_ALARMS = {"StatusApiNewVersionErrorsAlarm"}
+
+
 def test_exactly_the_expected_alarms_exist() -> None:
     alarms = {lid for lid, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert alarms == set(EXPECTED)
@@ -71,7 +76,8 @@ def test_alarm_is_explicit_and_notifies_the_topic(logical_id: str) -> None:
 
     assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (namespace, metric, statistic)
     assert props["Threshold"] == threshold
-    assert props["Period"] == 300
+    # A canary lasts 5 minutes: its rollback trigger must fire within it (ADR 0013).
+    assert props["Period"] == (60 if logical_id in CANARY_ALARMS else 300)
     assert props["EvaluationPeriods"] == 1
     assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert props["TreatMissingData"] == "notBreaching"

@@ -17,12 +17,15 @@ from tests.unit.test_samconfig import ENVIRONMENTS, PLACEHOLDER, overrides
 NAME_PROPERTIES = {
     "Name", "TableName", "FunctionName", "QueueName", "TopicName", "StateMachineName", "AlarmName",
     "DashboardName", "UserPoolName", "ClientName", "LogGroupName", "LayerName", "BucketName", "RoleName",
+    "ApplicationName", "DeploymentGroupName",
 }  # fmt: skip
 ACCOUNT_GLOBAL = {"DashboardName", "BucketName", "RoleName"}  # unique across regions too
 # A placeholder that is a choice, not a name: filled with the choice an operator in its own account makes.
 CHOICES = {"ManageApiGatewayAccountRole": "true"}
 ACCOUNT_SETTING = ("ApiGatewayCloudWatchRole", "ApiGatewayAccount")
 PUSH_TO_LOGS = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+# Names unique only inside their parent resource, which has a stack-scoped name: a function's alias.
+SCOPED_NAMES = {("AWS::Lambda::Alias", "Name")}
 
 
 def _filled(environment: str) -> dict[str, str]:
@@ -46,6 +49,8 @@ def translated(request: pytest.FixtureRequest) -> dict[str, Any]:
 def test_no_physical_name_collides_across_stacks_or_regions(translated: dict[str, Any]) -> None:
     for logical_id, resource in translated.items():
         for prop, value in resource.get("Properties", {}).items():
+            if (resource["Type"], prop) in SCOPED_NAMES:
+                continue
             if prop not in NAME_PROPERTIES or (
                 isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value)
             ):
@@ -73,7 +78,16 @@ def test_every_function_log_group_is_managed_with_retention(translated: dict[str
 
 
 def test_nothing_is_retained_after_a_failed_first_create(translated: dict[str, Any]) -> None:
-    assert [k for k, r in translated.items() if r.get("DeletionPolicy") == "Retain"] == []
+    retained = {k: r for k, r in translated.items() if r.get("DeletionPolicy") == "Retain"}
+    # SAM retains the versions AutoPublishAlias publishes (a stack update must not delete the version the
+    # alias pointed at). A version cannot outlive its function: deleting the function, which is not
+    # retained, deletes every version, so nothing is left behind to collide with.
+    versions = {k: r for k, r in retained.items() if r["Type"] == "AWS::Lambda::Version"}
+    for logical_id, version in versions.items():
+        function = translated[version["Properties"]["FunctionName"]["Ref"]]
+        assert function["Type"] == "AWS::Lambda::Function", logical_id
+        assert function.get("DeletionPolicy") in (None, "Delete"), logical_id
+    assert sorted(retained.keys() - versions.keys()) == []
 
 
 def test_every_alarm_notifies_someone(translated: dict[str, Any]) -> None:

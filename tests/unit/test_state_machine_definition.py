@@ -150,7 +150,9 @@ def _function_ids(state: dict[str, Any]) -> list[str]:
         return sorted(ADAPTERS)
     placeholder = re.fullmatch(r"\$\{(\w+)\}", name)
     assert placeholder is not None
-    return [substitutions[placeholder.group(1)]["Fn::GetAtt"][0]]
+    function, _, attribute = substitutions[placeholder.group(1)]["Ref"].partition(".")
+    assert attribute == "Alias"  # the function's live alias (ADR 0013)
+    return [function]
 
 
 ADAPTERS = {"InternalAdapterFunction", "CrmAdapterFunction"}

@@ -236,7 +236,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
             "states:DescribeExecution",
             "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-execution:*",
         ),
-        ("lambda:InvokeFunction", "CrmAdapterFunction"),
+        # The adapter's live alias (ADR 0013), never the unqualified function ($LATEST).
+        ("lambda:InvokeFunction", "CrmAdapterFunction.Alias"),
     },
 }
 
@@ -248,14 +249,26 @@ def test_pipeline_functions_have_exactly_the_permissions_they_use(
     assert _grants(resources, function) == EXPECTED_GRANTS[function]
 
 
-def test_the_state_machine_invokes_only_the_pipeline_functions(resources: dict[str, Any]) -> None:
-    """PerformAction's function is chosen at run time: the role limits it to the adapters Prepare names."""
+def _alias_of(name: str) -> str:
+    """``PrepareExecutionFunction.Alias`` (SAM's reference to a function's live alias) → the function."""
+    function, _, attribute = name.partition(".")
+    assert attribute == "Alias", f"{name} is not a function's alias"
+    return function
+
+
+def test_the_state_machine_invokes_only_the_pipeline_functions_live_aliases(
+    resources: dict[str, Any],
+) -> None:
+    """PerformAction's function is chosen at run time: the role limits it to the adapters Prepare names.
+
+    Only the live aliases, exactly: a grant on the unqualified ARN would let it invoke $LATEST (ADR 0013).
+    """
     machine = resources["ExecutionStateMachine"]["Properties"]
     statements = [s for p in machine["Policies"] if "Statement" in p for s in p["Statement"]]
     invoking = [s for s in statements if "lambda:InvokeFunction" in str(s["Action"])]
     assert all(s["Effect"] == "Allow" for s in invoking)
-    invoked = {resource["Fn::GetAtt"][0] for s in invoking for resource in s["Resource"]}
-    assert all(resource["Fn::GetAtt"][1] == "Arn" for s in invoking for resource in s["Resource"])
+    assert all(set(resource) == {"Ref"} for s in invoking for resource in s["Resource"])
+    invoked = {_alias_of(resource["Ref"]) for s in invoking for resource in s["Resource"]}
     assert not any("LambdaInvokePolicy" in p for p in machine["Policies"])  # no name-prefix wildcards
     assert invoked == {
         "PrepareExecutionFunction",
@@ -267,9 +280,16 @@ def test_the_state_machine_invokes_only_the_pipeline_functions(resources: dict[s
     adapters = resources["PrepareExecutionFunction"]["Properties"]["Environment"]["Variables"][
         "TOOL_ADAPTER_FUNCTIONS"
     ]
-    named = set(re.findall(r"\$\{(\w+)\.Arn\}", adapters["Fn::Sub"]))
+    named = {_alias_of(ref) for ref in re.findall(r"\$\{([\w.]+)\}", adapters["Fn::Sub"])}
     assert named == {"InternalAdapterFunction", "CrmAdapterFunction"}
     assert named < invoked
+    # The Task states' functions are substituted with the aliases too.
+    substituted = {_alias_of(ref["Ref"]) for ref in machine["DefinitionSubstitutions"].values()}
+    assert substituted == {
+        "PrepareExecutionFunction",
+        "ExecutionRecorderFunction",
+        "ExecutionFailureRecorderFunction",
+    }
     assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-execution"}
 
 
@@ -330,7 +350,7 @@ def test_the_outbox_stream_drives_the_publisher_with_partial_failures_and_a_dead
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     mapping = resources["OutcomePublisherStream"]["Properties"]
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ExecutionOutcomesTable", "StreamArn"]}
-    assert mapping["FunctionName"] == {"Ref": "OutcomePublisherFunction"}
+    assert mapping["FunctionName"] == {"Ref": "OutcomePublisherFunction.Alias"}  # its live alias (ADR 0013)
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True
     assert 1 <= mapping["MaximumRetryAttempts"] <= 20

@@ -1,9 +1,11 @@
 """Payloads between the state machine's steps: what each Lambda accepts and returns.
 
-Prepare → Act → Record (three billed transitions); any caught failure → RecordFailure. Inputs are validated
-strictly (unknown fields are errors), so a malformed payload is a classified VALIDATION error before
-anything is read or written. No step trusts a payload for authority: the adapters and recorders check
-every claim (lease, idempotency key, effect) against the stored records.
+Prepare → Act → Record (three billed transitions); any caught failure → RecordFailure. Every field a step
+knows is validated strictly, so a malformed payload is a classified VALIDATION error before anything is read
+or written. Fields a step does not know are ignored (ADR 0013): an execution in flight crosses deploys, so a
+step may receive the output of a newer (or, after a rollback, an older) version of the step before it. No
+step trusts a payload for authority: the adapters and recorders check every claim (lease, idempotency key,
+effect) against the stored records, and nothing in an ignored field is read, stored or passed on.
 """
 
 from enum import StrEnum
@@ -13,7 +15,7 @@ import pydantic
 from pydantic import Field, JsonValue
 
 from execution_core.errors import ErrorClass, ErrorCode, IdempotencyKeyMismatchError, InvalidInputError
-from execution_core.models.common import FrozenModel, Identifier, ShortText, UtcDatetime
+from execution_core.models.common import Identifier, ShortText, UtcDatetime
 from execution_core.models.execution import ArtifactRef, ExternalObjectRef, OutcomeStatus
 from execution_core.models.intent import ApprovalSource
 from execution_core.services.identity import idempotency_key
@@ -24,8 +26,35 @@ ExecutionArn = Annotated[str, Field(min_length=1, max_length=2048)]
 FunctionArn = Annotated[str, Field(pattern=r"^[A-Za-z0-9:_./-]{1,256}$")]
 
 
+# The alias every invoker of a function invokes: the template's Globals AutoPublishAlias (ADR 0013;
+# tests/unit/test_versions_template.py keeps the two equal).
+LIVE_ALIAS = "live"
+
+
+def live_alias_arn(function: str) -> str:
+    """The live alias of a function named by name or ARN, qualified or not (``...:function:name:live``).
+
+    Attempts recorded before the aliases existed name the unqualified function, which no role may invoke.
+    """
+    parts = function.split(":")
+    if function.startswith("arn:") and len(parts) >= 7 and parts[5] == "function":
+        return ":".join([*parts[:7], LIVE_ALIAS])
+    return f"{parts[0]}:{LIVE_ALIAS}"
+
+
 class OpenModel(pydantic.BaseModel):
     """An envelope owned by another system (EventBridge): extra fields are tolerated, not trusted."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+
+
+class StepModel(pydantic.BaseModel):
+    """A payload between two steps (ADR 0013): unknown fields are ignored, known ones strictly validated.
+
+    Forward compatible: a newer producer may add a field (optional, with a default that keeps today's
+    behaviour, for the consumers that predate it); a field this code does not know is dropped at parsing,
+    so it can change nothing. A field this code knows still fails validation when it is malformed.
+    """
 
     model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
 
@@ -46,12 +75,12 @@ class ActionApprovedEvent(OpenModel):
     detail: ActionApprovedDetail
 
 
-class PrepareRequest(FrozenModel):
+class PrepareRequest(StepModel):
     event: ActionApprovedEvent
     execution_id: ExecutionArn
 
 
-class ToolCall(FrozenModel):
+class ToolCall(StepModel):
     """The resolved registry mapping: which tool, which version, with which parameters."""
 
     tool_name: ToolName
@@ -69,7 +98,7 @@ def tool_namespace(tool_name: str) -> str:
     return tool_name.split(".", 1)[0]
 
 
-class PreparedExecution(FrozenModel):
+class PreparedExecution(StepModel):
     """PrepareExecution's result: everything the adapter and the recorder need, carried in the state."""
 
     action_intent_id: Identifier
@@ -114,7 +143,7 @@ class PreparedExecution(FrozenModel):
         }
 
 
-class ResolveRequest(FrozenModel):
+class ResolveRequest(StepModel):
     """The reconciler asks a connector adapter to settle an in-doubt write: a lookup, never a write."""
 
     tenant_id: Identifier
@@ -125,7 +154,7 @@ class ResolveRequest(FrozenModel):
     tool_name: ToolName
 
 
-class EffectResult(FrozenModel):
+class EffectResult(StepModel):
     """What an adapter returns: references only; the raw downstream response is in S3."""
 
     external_object_refs: Annotated[list[ExternalObjectRef], Field(min_length=1, max_length=10)]
@@ -134,7 +163,7 @@ class EffectResult(FrozenModel):
     replayed: bool = False
 
 
-class RecordRequest(FrozenModel):
+class RecordRequest(StepModel):
     prepared: PreparedExecution
     effect: EffectResult
 
@@ -147,7 +176,7 @@ class RecordDisposition(StrEnum):
     IN_DOUBT = "IN_DOUBT"  # the effect may or may not exist: left to the reconciler, nothing terminal
 
 
-class RecordResult(FrozenModel):
+class RecordResult(StepModel):
     """The recorders' answer; the state machine branches on disposition and status."""
 
     disposition: RecordDisposition
@@ -180,7 +209,7 @@ class FailureState(OpenModel):
     error: CaughtError
 
 
-class FailureRecordRequest(FrozenModel):
+class FailureRecordRequest(StepModel):
     state: FailureState
     execution_id: ExecutionArn
 

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from execution_core.errors import ErrorClass, ErrorCode
 from execution_core.models.common import FrozenModel, Identifier, SafeMessage, ShortText, UtcDatetime
@@ -17,7 +17,13 @@ class ExternalSystem(StrEnum):
 
 
 class ExternalObjectRef(FrozenModel):
-    """A pointer to the object the action created, in the system that owns it."""
+    """A pointer to the object the action created, in the system that owns it.
+
+    It travels in the adapters' step output: unknown fields are ignored there as in every step payload
+    (execution_core.contracts.StepModel, ADR 0013), and in the records that keep it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     system: ExternalSystem
     object_type: Identifier

@@ -29,6 +29,7 @@ from execution_core.contracts import (
     OpenModel,
     RecordDisposition,
     RecordResult,
+    live_alias_arn,
 )
 from execution_core.errors import DownstreamError, ExecutionError, InvalidInputError
 from execution_core.models import ExecutionAttempt, utc_now
@@ -117,8 +118,8 @@ class EffectResolver:
     lambda_client: Any
 
     def resolve(self, attempt: ExecutionAttempt) -> EffectState:
-        facts = (attempt.adapter_function, attempt.idempotency_key, attempt.tool_name, attempt.action_type)
-        if not all(facts):
+        adapter = attempt.adapter_function
+        if not (adapter and attempt.idempotency_key and attempt.tool_name and attempt.action_type):
             return EffectState.IN_DOUBT
         request = {
             "resolve": {
@@ -131,8 +132,9 @@ class EffectResolver:
             }
         }
         try:
+            # The adapter's live alias, also for an attempt that named the unqualified function (ADR 0013).
             response = self.lambda_client.invoke(
-                FunctionName=attempt.adapter_function, Payload=json.dumps(request).encode()
+                FunctionName=live_alias_arn(adapter), Payload=json.dumps(request).encode()
             )
             payload: Any = json.loads(response["Payload"].read() or b"null")
         except (ClientError, BotoCoreError) as exc:
