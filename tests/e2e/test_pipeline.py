@@ -261,9 +261,9 @@ def test_intent_stored_just_after_its_approval_runs_once(
     first_look_done = threading.Event()
     invoke = prepare.invoke
 
-    def invoke_and_report(event: Any) -> tuple[str, bool]:
+    def invoke_and_report(event: Any, **how: Any) -> tuple[str, bool]:
         try:
-            return invoke(event)
+            return invoke(event, **how)
         finally:
             first_look_done.set()
 
