@@ -124,7 +124,7 @@ def seed_sample_world(ops: Operations, now: datetime | None = None) -> None:
             continue
         prepared = sample_prepared(sample, ops, moment)
         ops.attempts.acquire_lease(
-            lease_claim(prepared, moment, lease_seconds=3600),
+            lease_claim(prepared, moment, lease_seconds=3600, approved_at=intent.approval_timestamp),
             started_entry=ops.ledger.ledger_put_item(started_entry(prepared)),
             holder_running=lambda _arn: True,
         )

@@ -1,4 +1,6 @@
-"""ExecutionStatusApiFunction: the execution status API behind the Cognito authorizer (thin handler).
+"""ExecutionStatusApiFunction: the execution status API behind the Cognito authorizer (thin handler):
+one intent's status and audit trail, an account's executions (optionally of one status), the caller's
+accounts.
 
 Routes are Powertools' (``APIGatewayRestResolver``); the domain (claims → caller, status derivation,
 listing, pagination tokens) lives in the shared package, and ``execution_core.api.http`` is the one
