@@ -123,11 +123,11 @@ def test_the_layer_makefile_installs_the_hashed_lock_for_arm64_and_precompiles_e
     makefile = (PROJECT_ROOT / "layers" / "common" / "Makefile").read_text(encoding="utf-8")
     recipe = makefile.split("build-CommonLayer:", 1)[1].replace("\\\n", " ")
     assert "--require-hashes" in recipe
-    assert "-r requirements.txt" in recipe
+    assert '-r "$(HERE)requirements.txt"' in recipe
     assert "--platform manylinux2014_aarch64" in recipe
     assert '--target "$(SITE)"' in recipe
     assert "SITE = $(ARTIFACTS_DIR)/python" in makefile
-    assert 'cp -R execution_core "$(SITE)/"' in recipe
+    assert 'cp -R "$(HERE)execution_core" "$(SITE)/"' in recipe
     assert "-m compileall" in recipe
     assert "--invalidation-mode unchecked-hash" in recipe
 
