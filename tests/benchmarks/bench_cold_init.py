@@ -56,7 +56,7 @@ print(0.0)
 """
 _TRACING_ON = {"POWERTOOLS_TRACE_DISABLED": "false", "LAMBDA_TASK_ROOT": "/var/task"}
 SNAPSTART_NOTE = (
-    "with SnapStart (staging, prod) AWS restores all of init_ms and primed_ms from the snapshot "
+    "with SnapStart (staging, prod) AWS restores all of median_ms and primed_ms from the snapshot "
     "(imports, settings, clients, built models); the restore itself cannot be measured here"
 )
 

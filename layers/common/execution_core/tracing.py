@@ -19,6 +19,11 @@ from contextlib import contextmanager
 from typing import Any
 
 _TRUTHY = {"1", "true", "yes", "on", "y", "t"}
+# What the functions call out through: boto3 (AWS) and http.client (urllib3: the CRM, a remote node with
+# its URL and status). Patching all of the SDK's libraries would import each one installed (sqlite3, ...).
+PATCHED = ("botocore", "httplib")
+# botocore's own connections: their calls already have a botocore subsegment, not a second one.
+_AWS_CONNECTIONS = ("botocore.awsrequest.AWSHTTPConnection", "botocore.awsrequest.AWSHTTPSConnection")
 _ANNOTATION_KEY = re.compile(r"^[A-Za-z0-9_]{1,500}$")  # X-Ray's rule: letters, digits, underscores
 
 
@@ -63,13 +68,16 @@ _ACTIVE = {"tracing": Tracing()}
 
 
 def start_tracing(environ: Mapping[str, str] | None = None) -> Tracing:
-    """Called once per handler module: a real Tracer (patching boto3/botocore and http.client) when on."""
+    """Called once per handler module: a real Tracer (patching botocore and http.client) when on."""
     if not tracing_enabled(environ):
         _ACTIVE["tracing"] = Tracing()
     else:
         from aws_lambda_powertools import Tracer  # imported only when tracing is on
+        from aws_xray_sdk.ext.httplib import add_ignored
 
-        _ACTIVE["tracing"] = Tracing(Tracer())
+        _ACTIVE["tracing"] = Tracing(Tracer(patch_modules=PATCHED))
+        for connection in _AWS_CONNECTIONS:
+            add_ignored(subclass=connection)
     return _ACTIVE["tracing"]
 
 
