@@ -19,6 +19,8 @@ from execution_core.repositories import ConnectorConfigRepository, ExternalWrite
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import AuthorizationSettings, build_effect_authorization
 from execution_core.settings import ArtifactsBucket, ConnectorConfigTable, ExternalWritesTable, load_settings
+from execution_core.snapstart import prepare_snapshot
+from execution_core.tracing import start_tracing
 
 
 class Settings(
@@ -34,15 +36,17 @@ class Settings(
 
 settings = load_settings(Settings, "crm-adapter")
 logger = Logger()
+tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
 metrics = business_metrics(settings)
 _dynamodb = aws_client("dynamodb")
+_http = build_http_pool(settings)
 adapter = CrmTaskAdapter(
     connectors=ConnectorConfigRepository(_dynamodb, settings.connector_config_table_name),
     external_writes=ExternalWriteRepository(_dynamodb, settings.external_writes_table_name),
     authorization=build_effect_authorization(_dynamodb, settings),
     artifacts=ArtifactStore(aws_client("s3"), settings.artifacts_bucket_name),
     secrets=SecretsManagerSource(aws_client("secretsmanager")),
-    http=build_http_pool(settings),
+    http=_http,
     allowed_origins=settings.origin_patterns(),
     secret_prefix=settings.crm_secret_prefix,
     log=logger,
@@ -51,6 +55,7 @@ adapter = CrmTaskAdapter(
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and "resolve" in event:  # the reconciler settling an in-doubt write
         request = parse_payload(ResolveRequest, event["resolve"])
@@ -71,3 +76,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.count(MetricName.KILL_SWITCH_BLOCKED)
         logger.warning("kill switch blocked the effect")
         raise
+
+
+prepare_snapshot(http_pools=[_http])  # SnapStart hooks, where the runtime has them

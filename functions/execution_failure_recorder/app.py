@@ -10,9 +10,12 @@ from execution_core.models.execution import OutcomeStatus
 from execution_core.observability import MetricName, business_metrics, correlate
 from execution_core.services.recording import RecorderSettings, build_outcome_recorder
 from execution_core.settings import load_settings
+from execution_core.snapstart import prepare_snapshot
+from execution_core.tracing import start_tracing
 
 settings = load_settings(RecorderSettings, "execution_failure_recorder")
 logger = Logger()
+tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
 metrics = business_metrics(settings)
 recorder = build_outcome_recorder(settings)
 _STATUS_METRICS = {
@@ -42,6 +45,7 @@ def _count(result: RecordResult) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = event.get("state") if isinstance(event, dict) else None
     detail = state.get("detail") if isinstance(state, dict) else None
@@ -63,3 +67,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
     )
     return result.model_dump(mode="json")
+
+
+prepare_snapshot()  # SnapStart hooks, where the runtime has them

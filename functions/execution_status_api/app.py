@@ -24,6 +24,8 @@ from execution_core.services.authz import caller_from_claims
 from execution_core.services.pagination import PaginationTokens, secret_key
 from execution_core.services.status import StatusService, ledger_view, path_identifier
 from execution_core.settings import aws_region, load_settings
+from execution_core.snapstart import prepare_snapshot
+from execution_core.tracing import start_tracing
 
 SECRET_MAX_AGE_SECONDS = 300
 STATUS_PATH = "/executions/<action_intent_id>/status"
@@ -34,6 +36,7 @@ ACCOUNTS_PATH = "/accounts"
 aws_region()  # set by the Lambda runtime; its absence means a broken runtime, reported by name
 settings = load_settings(StatusApiSettings, "execution_status_api")
 logger = Logger()
+tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
 # API Gateway gives up after 29 s and the function after 10 s: two quick tries at most.
 _dynamodb = aws_client("dynamodb", connect_timeout=1.0, read_timeout=3.0)
 _secrets = SecretsProvider(boto3_client=aws_client("secretsmanager", connect_timeout=1.0, read_timeout=3.0))
@@ -99,5 +102,9 @@ def list_caller_accounts() -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return serve(app, event, context)
+
+
+prepare_snapshot()  # SnapStart hooks, where the runtime has them

@@ -14,6 +14,8 @@ from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import AuthorizationSettings, build_effect_authorization
 from execution_core.services.internal_adapter import InternalAdapter
 from execution_core.settings import ArtifactsBucket, InternalObjectsTable, load_settings
+from execution_core.snapstart import prepare_snapshot
+from execution_core.tracing import start_tracing
 
 
 class Settings(InternalObjectsTable, AuthorizationSettings, ArtifactsBucket, ObservabilitySettings):
@@ -22,6 +24,7 @@ class Settings(InternalObjectsTable, AuthorizationSettings, ArtifactsBucket, Obs
 
 settings = load_settings(Settings, "internal_adapter")
 logger = Logger()
+tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
 metrics = business_metrics(settings)
 _dynamodb = aws_client("dynamodb")
 adapter = InternalAdapter(
@@ -32,6 +35,7 @@ adapter = InternalAdapter(
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     prepared = parse_payload(PreparedExecution, event)
     correlate(logger, **prepared.correlation_keys())
@@ -43,3 +47,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise
     logger.info("internal object written", extra={"replayed": result.replayed})
     return result.model_dump(mode="json")
+
+
+prepare_snapshot()  # SnapStart hooks, where the runtime has them

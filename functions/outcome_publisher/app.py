@@ -20,6 +20,8 @@ from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.services.events import EventPublisher
 from execution_core.services.outbox import OutcomeOutbox
 from execution_core.settings import EventBus, load_settings
+from execution_core.snapstart import prepare_snapshot
+from execution_core.tracing import start_tracing
 
 
 class Settings(EventBus, ObservabilitySettings):
@@ -28,6 +30,7 @@ class Settings(EventBus, ObservabilitySettings):
 
 settings = load_settings(Settings, "outcome_publisher")
 logger = Logger()
+tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
 metrics = business_metrics(settings)
 outbox = OutcomeOutbox(
     EventPublisher(
@@ -53,6 +56,7 @@ def publish_record(record: DynamoDBRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
         raise InvalidInputError("expected a DynamoDB stream batch (Records)")
@@ -60,3 +64,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         event=event, record_handler=publish_record, processor=processor, context=context
     )
     return dict(response)
+
+
+prepare_snapshot()  # SnapStart hooks, where the runtime has them

@@ -23,6 +23,8 @@ from execution_core.settings import (
     LedgerTable,
     load_settings,
 )
+from execution_core.snapstart import prepare_snapshot
+from execution_core.tracing import start_tracing
 
 
 class Settings(
@@ -35,6 +37,7 @@ class Settings(
 
 settings = load_settings(Settings, "prepare_execution")
 logger = Logger()
+tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
 metrics = business_metrics(settings)
 _dynamodb = aws_client("dynamodb")
 preparer = ExecutionPreparer(
@@ -51,6 +54,7 @@ preparer = ExecutionPreparer(
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_payload(PrepareRequest, event)
     detail = request.event.detail
@@ -71,3 +75,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.count(MetricName.EXECUTIONS_STARTED)
     logger.info("execution prepared", extra={"tool_name": prepared.tool.tool_name})
     return prepared.model_dump(mode="json")
+
+
+prepare_snapshot()  # SnapStart hooks, where the runtime has them

@@ -23,6 +23,8 @@ from execution_core.services.reconciler import (
 )
 from execution_core.services.recording import RecorderSettings, build_outcome_recorder
 from execution_core.settings import load_settings
+from execution_core.snapstart import prepare_snapshot
+from execution_core.tracing import start_tracing
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
 SCHEDULED = "Scheduled Event"
@@ -39,6 +41,7 @@ class SweepRequest(OpenModel):
 
 settings = load_settings(RecorderSettings, "reconciler")
 logger = Logger()
+tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
 metrics = business_metrics(settings)
 recorder = build_outcome_recorder(settings)
 reconciler = Reconciler(
@@ -51,6 +54,7 @@ reconciler = Reconciler(
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracing.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("detail-type") == STATUS_CHANGE:
         change = parse_status_change(event)
@@ -91,3 +95,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         extra={k: v for k, v in summary.items() if k != "results"} | {"dry_run": request.dry_run},
     )
     return summary
+
+
+prepare_snapshot()  # SnapStart hooks, where the runtime has them

@@ -16,6 +16,8 @@ from local_runtime.template import PROJECT_ROOT
 LAYER_LOCK = PROJECT_ROOT / "layers" / "common" / "requirements.txt"
 DEV_LOCK = PROJECT_ROOT / "requirements" / "dev.lock"
 RUNTIME_PROVIDED = {"boto3", "botocore"}  # the python3.13 Lambda runtime ships them (and their s3transfer)
+# Modules of the managed runtime itself: SnapStart's runtime hooks (imported only if present, ADR 0014).
+RUNTIME_MODULES = {"snapshot_restore_py"}
 FUNCTION_CODE = [PROJECT_ROOT / "functions", PROJECT_ROOT / "layers" / "common" / "execution_core"]
 
 
@@ -80,7 +82,7 @@ def _imported_modules() -> dict[str, set[Path]]:
 
 def test_no_function_imports_a_module_the_layer_does_not_ship() -> None:
     """Stdlib, the runtime's boto3/botocore, the project's own package, or a module of a locked dist."""
-    shipped = {"execution_core", *RUNTIME_PROVIDED}
+    shipped = {"execution_core", *RUNTIME_PROVIDED, *RUNTIME_MODULES}
     by_distribution = importlib.metadata.packages_distributions()
     locked = set(_pins(LAYER_LOCK))
     shipped |= {

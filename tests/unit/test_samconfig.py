@@ -60,3 +60,11 @@ def test_the_placeholders_pattern_does_not_refuse_real_values() -> None:
     assert accepts(parameters["AlarmEmail"], "oncall@acme.example")
     assert accepts(parameters["AlarmEmail"], "")
     assert not accepts(parameters["AllowedOrigins"], "https://console.acme.example/path")
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"), [("default", "Disabled"), ("staging", "Enabled"), ("prod", "Enabled")]
+)
+def test_snapstart_is_off_in_dev_and_on_in_staging_and_prod(environment: str, expected: str) -> None:
+    # dev publishes often (each published version is a billed snapshot); staging and prod run what users hit.
+    assert overrides(environment)["SnapStart"] == expected

@@ -139,3 +139,34 @@ def test_aws_region_reads_process_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("AWS_REGION")
     with pytest.raises(ConfigurationError):
         aws_region()
+
+
+class AdapterMapSettings(Stage):
+    tool_adapter_functions: dict[str, str]
+    lease_seconds: int = 60
+
+
+def test_structured_field_is_read_from_json_and_scalars_are_coerced() -> None:
+    environ = {"STAGE": "dev", "TOOL_ADAPTER_FUNCTIONS": '{"crm": "arn:fn"}', "LEASE_SECONDS": "2400"}
+    settings = load_settings(AdapterMapSettings, "prepare", environ=environ)
+    assert settings.tool_adapter_functions == {"crm": "arn:fn"}
+    assert settings.lease_seconds == 2400
+
+
+def test_structured_field_that_is_not_json_is_named_once_and_not_echoed() -> None:
+    environ = {"STAGE": "dev", "TOOL_ADAPTER_FUNCTIONS": "{crm: secret-ish"}
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(AdapterMapSettings, "prepare", environ=environ)
+    assert str(info.value) == "prepare: invalid environment variable TOOL_ADAPTER_FUNCTIONS"
+    assert info.value.__cause__ is None
+
+
+def test_structured_field_of_the_wrong_shape_is_invalid() -> None:
+    environ = {"STAGE": "dev", "TOOL_ADAPTER_FUNCTIONS": '["not", "a", "map"]'}
+    with pytest.raises(ConfigurationError, match="invalid environment variable TOOL_ADAPTER_FUNCTIONS"):
+        load_settings(AdapterMapSettings, "prepare", environ=environ)
+
+
+def test_variable_names_match_case_insensitively() -> None:
+    settings = load_settings(StarterSettings, "fn", environ={k.lower(): v for k, v in VALID.items()})
+    assert settings.stage == "dev"

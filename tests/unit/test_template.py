@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint
 
-from local_runtime.template import TEMPLATE_PATH, load_project_template, load_raw_template
+from local_runtime.template import PROJECT_ROOT, TEMPLATE_PATH, load_project_template, load_raw_template
 
 TABLES = {
     "ActionIntentsTable",
@@ -116,7 +116,33 @@ def test_globals_pin_the_runtime_and_powertools(raw: dict[str, Any]) -> None:
     assert "POWERTOOLS_METRICS_NAMESPACE" in function["Environment"]["Variables"]
     layer = raw["Resources"]["CommonLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    # Built by layers/common/Makefile so the layer ships precompiled bytecode (ADR 0014).
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+
+
+def test_the_layer_makefile_installs_the_hashed_lock_for_arm64_and_precompiles_everything() -> None:
+    makefile = (PROJECT_ROOT / "layers" / "common" / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("build-CommonLayer:", 1)[1].replace("\\\n", " ")
+    assert "--require-hashes" in recipe
+    assert '-r "$(HERE)requirements.txt"' in recipe
+    assert "--platform manylinux2014_aarch64" in recipe
+    assert '--target "$(SITE)"' in recipe
+    assert "SITE = $(ARTIFACTS_DIR)/python" in makefile
+    assert 'cp -R "$(HERE)execution_core" "$(SITE)/"' in recipe
+    assert "-m compileall" in recipe
+    assert "--invalidation-mode unchecked-hash" in recipe
+
+
+def test_snapstart_is_one_parameter_applied_to_published_versions_of_every_function(
+    raw: dict[str, Any],
+) -> None:
+    parameter = raw["Parameters"]["SnapStart"]
+    assert parameter["AllowedValues"] == ["Enabled", "Disabled"]
+    assert parameter["Default"] == "Disabled"
+    assert raw["Conditions"]["UseSnapStart"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "Enabled"]}
+    assert raw["Globals"]["Function"]["SnapStart"] == {
+        "ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}
+    }
 
 
 def test_alarm_topic_email_is_optional(resources: dict[str, Any]) -> None:

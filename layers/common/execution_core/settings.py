@@ -1,17 +1,22 @@
 """Environment configuration, validated once per container by the handler that needs it.
 
 Each handler composes exactly the field sets it uses (``class Settings(ActionIntentsTable, Stage)``) and
-calls ``load_settings`` at module scope. Nothing here is cached: the local runtime runs several functions
-in one process, each with its own environment.
+calls ``load_settings`` at module scope. Field ``foo_bar`` is read from the variable ``FOO_BAR``; a
+structured field (a dict or list) from its JSON. Plain pydantic models and a small reader rather than
+pydantic-settings: that package cost 20-38 ms of every cold start for the one thing used here (ADR 0014).
+Nothing here is cached: the local runtime runs several functions in one process, each with its own
+environment.
 """
 
+import json
 import os
+import types
+import typing
 from collections.abc import Mapping
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import pydantic
-from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import ConfigDict, Field
 
 from execution_core.errors import ConfigurationError
 
@@ -19,17 +24,17 @@ TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
 EventBusName = Annotated[str, Field(pattern=r"^[A-Za-z0-9/_.:-]{1,1600}$")]
 EventSource = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,256}$")]
+_STRUCTURED = (dict, list, tuple, set, frozenset)
 
 
-class ComponentSettings(BaseSettings):
-    """Base of every settings class: field ``foo_bar`` is read from the variable ``FOO_BAR``."""
+class ComponentSettings(pydantic.BaseModel):
+    """Base of every settings class: immutable, and blind to variables it does not declare.
 
-    model_config = SettingsConfigDict(
-        case_sensitive=False,
-        env_ignore_empty=True,  # an empty variable is reported as missing, not as a blank table name
-        extra="ignore",
-        frozen=True,
-    )
+    ``defer_build``: the field sets are only composed, so only the handler's own class is ever built
+    (on its one validation), not each of its bases at import.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Stage(ComponentSettings):
@@ -92,43 +97,49 @@ def load_settings[S: ComponentSettings](
 ) -> S:
     """Build ``cls`` from the environment (or ``environ``), naming every bad variable but no value.
 
-    ``environ`` lets the local runtime pass a function's own environment without touching os.environ.
+    ``environ`` lets the local runtime pass a function's own environment without touching os.environ;
+    an empty variable counts as missing, not as a blank table name.
     """
+    present = {
+        key.upper(): value for key, value in (os.environ if environ is None else environ).items() if value
+    }
+    values: dict[str, Any] = {}
+    undecodable: list[str] = []
+    for name, field in cls.model_fields.items():
+        raw = present.get(name.upper())
+        if raw is None:
+            continue
+        if _is_structured(field.annotation):
+            try:
+                values[name] = json.loads(raw)
+            except ValueError:
+                undecodable.append(name.upper())
+            continue
+        values[name] = raw
     try:
-        if environ is None:
-            return cls()
-        wanted = {name.upper(): name for name in cls.model_fields}
-        values: dict[str, Any] = {
-            wanted[key.upper()]: value for key, value in environ.items() if key.upper() in wanted and value
-        }
-        return _without_process_env(cls)(**values)
+        settings = cls.model_validate(values)
     except pydantic.ValidationError as exc:
-        raise ConfigurationError(_describe(component, exc)) from None
+        raise ConfigurationError(_describe(component, exc, undecodable)) from None
+    if undecodable:
+        raise ConfigurationError(_describe(component, None, undecodable))
+    return settings
 
 
-def _init_only(
-    owner: type[BaseSettings],
-    settings_cls: type[BaseSettings],
-    /,
-    *,
-    init_settings: PydanticBaseSettingsSource,
-    **other_sources: PydanticBaseSettingsSource,
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    return (init_settings,)
+def _is_structured(annotation: Any) -> bool:
+    """Whether a field's value arrives as JSON: a dict, list, set or tuple, alone or in a union."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_structured(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+    return (origin or annotation) in _STRUCTURED
 
 
-def _without_process_env[S: ComponentSettings](cls: type[S]) -> type[S]:
-    # A subclass that reads only its keyword arguments, so os.environ cannot fill in what environ lacks.
-    attrs = {"settings_customise_sources": classmethod(_init_only), "__module__": cls.__module__}
-    return cast(type[S], type(cls.__name__, (cls,), attrs))
-
-
-def _describe(component: str, exc: pydantic.ValidationError) -> str:
+def _describe(component: str, exc: pydantic.ValidationError | None, undecodable: list[str]) -> str:
     missing: list[str] = []
-    invalid: list[str] = []
-    for error in exc.errors(include_input=False, include_url=False):
+    invalid: list[str] = list(undecodable)
+    for error in exc.errors(include_input=False, include_url=False) if exc else []:
         name = str(error["loc"][0]).upper() if error["loc"] else "?"
-        (missing if error["type"] == "missing" else invalid).append(name)
+        if name not in undecodable:  # left out of the values because it was not JSON: reported as invalid
+            (missing if error["type"] == "missing" else invalid).append(name)
     parts = [f"missing required environment variable {name}" for name in sorted(set(missing))]
     parts += [f"invalid environment variable {name}" for name in sorted(set(invalid))]
     return f"{component}: " + "; ".join(parts)

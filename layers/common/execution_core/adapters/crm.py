@@ -22,6 +22,7 @@ Step Functions owns retries: the HTTP pool never retries or follows redirects by
 Secrets Manager and never appear in a log line or an error message; neither do request or response bodies.
 """
 
+import functools
 import json
 import logging
 import re
@@ -76,6 +77,7 @@ from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
 from execution_core.services.effects import EffectState
 from execution_core.settings import ComponentSettings
+from execution_core.tracing import subsegment
 
 __all__ = [
     "API_VERSION",
@@ -110,6 +112,12 @@ _REFUSALS: dict[int, tuple[type[ExecutionError], str]] = {
     408: (DownstreamError, "The CRM timed the request out before processing it (HTTP 408)"),
     404: (ConnectorNotConfiguredError, "The CRM has no such external id field on Task (HTTP 404)"),
 }
+
+
+@functools.cache
+def _json_object_adapter() -> pydantic.TypeAdapter[dict[str, JsonValue]]:
+    """Built once per container, on the first answer (not at import, not per answer)."""
+    return pydantic.TypeAdapter(dict[str, JsonValue])
 
 
 # ---------------------------------------------------------------- configuration
@@ -297,6 +305,10 @@ class CrmTaskAdapter:
         self._settle_after = settle_after
 
     def act(self, prepared: PreparedExecution) -> EffectResult:
+        with subsegment("crm_adapter.act", tenant_id=prepared.tenant_id, action_type=prepared.action_type):
+            return self._act(prepared)
+
+    def _act(self, prepared: PreparedExecution) -> EffectResult:
         if prepared.tool.tool_name != TOOL_NAME:
             raise InvalidInputError(f"the CRM adapter does not run {prepared.tool.tool_name}")
         prepared.require_consistent_key()
@@ -485,6 +497,10 @@ class CrmTaskAdapter:
         )
 
     def _request(self, method: str, url: str, target: _Target, body: bytes | None = None) -> _Answer:
+        with subsegment("crm.http", http_method=method):  # urllib3's own http.client spans sit under it
+            return self._send(method, url, target, body)
+
+    def _send(self, method: str, url: str, target: _Target, body: bytes | None) -> _Answer:
         try:
             response = self._http.request(
                 method,
@@ -569,7 +585,7 @@ def _json_object(body: bytes | None) -> dict[str, JsonValue] | None:
     if body is None:
         return None
     try:
-        parsed = pydantic.TypeAdapter(dict[str, JsonValue]).validate_json(body)
+        parsed = _json_object_adapter().validate_json(body)
     except pydantic.ValidationError:
         return None
     return parsed

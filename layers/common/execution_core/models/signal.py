@@ -17,6 +17,7 @@ class CamelModel(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         serialize_by_alias=True,
+        defer_build=True,  # built on first use (ADR 0014), like FrozenModel
     )
 
 

@@ -21,6 +21,7 @@ from execution_core.repositories.internal_objects import InternalObjectRepositor
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
 from execution_core.services.identity import internal_object_id
+from execution_core.tracing import subsegment
 
 
 class InternalToolParameters(FrozenModel):
@@ -37,6 +38,11 @@ class InternalAdapter:
     clock: Callable[[], datetime] = utc_now
 
     def act(self, prepared: PreparedExecution) -> EffectResult:
+        annotations = {"tenant_id": prepared.tenant_id, "action_type": prepared.action_type}
+        with subsegment("internal_adapter.act", **annotations):
+            return self._act(prepared)
+
+    def _act(self, prepared: PreparedExecution) -> EffectResult:
         prepared.require_consistent_key()
         kind = INTERNAL_TOOL_KINDS.get(prepared.tool.tool_name)
         if kind is None:

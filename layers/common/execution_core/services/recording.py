@@ -70,6 +70,7 @@ from execution_core.settings import (
     LedgerTable,
     SignalsTable,
 )
+from execution_core.tracing import subsegment
 
 STAGES = ("PrepareExecution", "PerformAction", "RecordOutcome")
 _EFFECT_LOOKUPS = 3  # the effect changed under the recorder this often in a row: let Step Functions retry
@@ -508,10 +509,12 @@ class OutcomeRecorder:
         (services/outbox.py), so a recorder that dies right after its commit loses nothing.
         """
         signal = outcome_signal(outcome)  # what the outbox rebuilds from the stored outcome
+        annotations = {"tenant_id": outcome.tenant_id, "action_type": outcome.action_type}
         try:
-            transact_write(
-                self.client, [*entries, *self.signals.transaction_items(signal, outcome.attempt_count)]
-            )
+            with subsegment("recorder.transaction", **annotations, outcome=outcome.status.value):
+                transact_write(
+                    self.client, [*entries, *self.signals.transaction_items(signal, outcome.attempt_count)]
+                )
         except TransactionConditionFailedError as cancelled:
             return cancelled
         return None
