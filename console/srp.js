@@ -136,6 +136,11 @@ export async function passwordClaimSignature({
   secretBlock,
   timestamp,
 }) {
+  for (const [name, value] of Object.entries({ userIdForSrp, password, srpB, salt, secretBlock, timestamp })) {
+    if (typeof value !== "string" || !value) {
+      throw new Error(`SRP: ${name} is missing`);
+    }
+  }
   const poolName = String(userPoolId).split("_")[1];
   if (!poolName) {
     throw new Error("the user pool id has no pool name");

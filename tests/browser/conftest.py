@@ -1,0 +1,200 @@
+"""Browser fixtures: the system's headless Chromium driven by Selenium, and a local stack after `make run`.
+
+The browser is Debian's ``chromium`` with its ``chromedriver`` (``.ci/run`` installs both; nothing is
+downloaded). Without them these tests cannot run: in CI (``CI=true``) that is a failure, elsewhere a skip
+whose reason ``make test`` prints.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.ui import WebDriverWait
+
+from local_runtime.api_server import LocalApiServer
+from local_runtime.demo import DemoRun, run_samples
+from local_runtime.emulator import LocalEmulator, LocalStack
+from local_runtime.identity import DemoTenant, load_demo_tenants
+from local_runtime.project import deploy_project
+
+CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CONSOLE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+)
+WAIT = 30.0
+PASSWORD = "Console-test-" + uuid.uuid4().hex[:12] + "!A1"
+
+
+def _missing_browser() -> str | None:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not (Path(path).is_file() or shutil.which(path))]
+    if not missing:
+        return None
+    return (
+        f"the console's browser tests need Debian's chromium and chromium-driver ({', '.join(missing)} "
+        "not found): apt-get install chromium chromium-driver (.ci/run does)"
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    reason = _missing_browser()
+    if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must run the browser tests: {reason}")
+        pytest.skip(reason)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in CHROMIUM_ARGS:
+        options.add_argument(argument)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_script_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@dataclass
+class ConsoleStack:
+    """A stack of its own after the demo run, served with the console."""
+
+    stack: LocalStack
+    server: LocalApiServer
+    demo: DemoRun
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.server.url}/console/"
+
+    def set_password(self, username: str, password: str = PASSWORD) -> str:
+        self.stack.client("cognito-idp").admin_set_user_password(
+            UserPoolId=self.stack.outputs()["UserPoolId"],
+            Username=username,
+            Password=password,
+            Permanent=True,
+        )
+        return password
+
+    def expected_statuses(self, tenant_id: str | None = None) -> dict[str, str]:
+        """intent id → the status `make run` read through the API, for one tenant's samples (or all)."""
+        return {
+            r.action_intent_id: str(r.api_status)
+            for r in self.demo.results
+            if tenant_id is None or r.sample.tenant_id == tenant_id
+        }
+
+
+@pytest.fixture(scope="session")
+def console_stack(local_emulator: LocalEmulator) -> Iterator[ConsoleStack]:
+    """A stack of its own, so that only the demo's executions are in the demo accounts."""
+    stack = deploy_project(local_emulator, stack_name="bel-console")
+    out = io.StringIO()
+    demo = run_samples(stack, out)
+    assert all(r.as_expected for r in demo.results), out.getvalue()
+    with LocalApiServer(stack) as server:
+        yield ConsoleStack(stack, server, demo)
+
+
+@pytest.fixture(scope="session")
+def demo_tenants() -> list[DemoTenant]:
+    return load_demo_tenants()
+
+
+@dataclass
+class ConsolePage:
+    """The console as a user sees it, through the browser."""
+
+    driver: WebDriver
+    url: str
+
+    def wait(self, timeout: float = WAIT) -> WebDriverWait[WebDriver]:
+        return WebDriverWait(self.driver, timeout)
+
+    def by_id(self, element_id: str) -> WebElement:
+        return self.driver.find_element("id", element_id)
+
+    def open(self) -> ConsolePage:
+        self.driver.get(self.url)
+        self.wait().until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true")
+        return self
+
+    def sign_in(self, username: str, password: str) -> None:
+        self.wait().until(ec.visibility_of_element_located(("id", "signin-form")))
+        self.by_id("username").clear()
+        self.by_id("username").send_keys(username)
+        self.by_id("password").send_keys(password)
+        self.by_id("signin").click()
+
+    def wait_signed_in(self) -> None:
+        self.wait().until(ec.visibility_of_element_located(("id", "workspace")))
+        self.wait_loaded()
+
+    def wait_loaded(self) -> None:
+        self.wait().until(lambda _: self.by_id("summary").text not in {"", "Loading …"} or self.message())
+
+    def message(self) -> str:
+        element = self.by_id("message")
+        return element.text if element.is_displayed() else ""
+
+    def accounts(self) -> list[str]:
+        return [o.get_attribute("value") or "" for o in Select(self.by_id("account")).options]
+
+    def choose_account(self, account_id: str) -> None:
+        Select(self.by_id("account")).select_by_value(account_id)
+        self.wait().until(lambda _: account_id in self.by_id("summary").text)
+
+    def choose_status(self, status: str) -> None:
+        Select(self.by_id("status-filter")).select_by_value(status)
+        wanted = f"with status {status}" if status else ""
+        self.wait().until(
+            lambda _: (
+                self.by_id("summary").text.endswith(wanted) and "Loading" not in self.by_id("summary").text
+            )
+        )
+
+    def rows(self) -> dict[str, str]:
+        """intent id → status, as the table shows them (its badge's text)."""
+        shown = {}
+        for row in self.driver.find_elements("css selector", "#executions-body tr"):
+            badge = row.find_element("css selector", ".status")
+            shown[row.get_attribute("data-intent-id") or ""] = badge.text
+        return shown
+
+    def sign_out(self) -> None:
+        self.by_id("signout").click()
+        self.wait().until(ec.visibility_of_element_located(("id", "signin-form")))
+
+    def console_errors(self) -> list[str]:
+        entries = self.driver.get_log("browser")  # type: ignore[no-untyped-call]
+        return [e["message"] for e in entries if e.get("level") == "SEVERE"]
+
+
+@pytest.fixture
+def page(browser: WebDriver, console_stack: ConsoleStack) -> ConsolePage:
+    browser.get_log("browser")  # type: ignore[no-untyped-call]  # drop what earlier tests left
+    return ConsolePage(browser, console_stack.console_url).open()

@@ -1,0 +1,180 @@
+"""The operator console (console/) in a real browser against the local API server after `make run`:
+sign-in through the app client (SRP, MFA), the demo's executions with the statuses the run reported,
+tenant isolation, one execution's outcome, refs and timeline, and the status filter."""
+
+from __future__ import annotations
+
+import uuid
+
+from local_runtime.identity import DemoTenant, create_demo_user, id_token_for
+from local_runtime.project import operations_for
+from tests.browser.conftest import ConsolePage, ConsoleStack
+
+BACKGROUND = "return getComputedStyle(arguments[0]).backgroundColor"
+STORED = "return localStorage.length + sessionStorage.length + document.cookie.length"
+
+
+def _everything_shown(page: ConsolePage) -> dict[str, str]:
+    """Every account the picker offers, and the executions it lists for each."""
+    shown: dict[str, str] = {}
+    for account_id in page.accounts():
+        page.choose_account(account_id)
+        rows = page.rows()
+        assert not rows.keys() & shown.keys()
+        shown |= rows
+    return shown
+
+
+def test_each_demo_user_sees_exactly_their_demo_executions_with_the_run_statuses(
+    page: ConsolePage, console_stack: ConsoleStack, demo_tenants: list[DemoTenant]
+) -> None:
+    everything = console_stack.expected_statuses()
+    assert len(everything) == 6
+    seen: dict[str, str] = {}
+    for tenant in demo_tenants:
+        page.sign_in(tenant.user_email, console_stack.set_password(tenant.user_email))
+        page.wait_signed_in()
+        assert tenant.tenant_id in page.by_id("whoami").text
+        assert sorted(page.accounts()) == sorted(tenant.account_ids)
+        assert page.driver.execute_script(STORED) == 0  # tokens stay in the page's memory
+
+        shown = _everything_shown(page)
+
+        assert shown == console_stack.expected_statuses(tenant.tenant_id)
+        seen |= shown
+        page.sign_out()
+    assert seen == everything  # the six, each with the status `make run` read through the API
+    assert page.console_errors() == []
+
+
+def test_status_badges_are_coloured_by_status(
+    page: ConsolePage, console_stack: ConsoleStack, demo_tenants: list[DemoTenant]
+) -> None:
+    acme = demo_tenants[0]
+    page.sign_in(acme.user_email, console_stack.set_password(acme.user_email))
+    page.wait_signed_in()
+    colours: dict[str, str] = {}
+    for account_id in page.accounts():
+        page.choose_account(account_id)
+        for badge in page.driver.find_elements("css selector", "#executions-body .status"):
+            assert badge.get_attribute("class") == f"status status-{badge.text}"
+            colours.setdefault(badge.text, page.driver.execute_script(BACKGROUND, badge))
+    assert {"SUCCEEDED", "FAILED"} <= colours.keys()
+    assert len(set(colours.values())) == len(colours)  # one colour per status
+
+
+def test_a_user_of_another_tenant_sees_none_of_them_and_signs_in_with_an_mfa_code(
+    page: ConsolePage, console_stack: ConsoleStack
+) -> None:
+    stack = console_stack.stack
+    outputs = stack.outputs()
+    pool_id, client_id = outputs["UserPoolId"], outputs["UserPoolClientId"]
+    other = DemoTenant(
+        tenant_id=f"tenant-{uuid.uuid4().hex[:8]}",
+        display_name="Other",
+        user_email=f"ops-{uuid.uuid4().hex[:8]}@other.example",
+        account_ids=(f"acct-{uuid.uuid4().hex[:8]}",),
+    )
+    operations_for(stack).configure_tenant(other.tenant_id, list(other.account_ids))
+    cognito = stack.client("cognito-idp")
+    create_demo_user(cognito, pool_id, other)
+    # Prod has MFA on: this user has a verified authenticator, so Cognito asks for a code after SRP.
+    id_token_for(cognito, pool_id, client_id, other.user_email)
+    tokens = cognito.admin_initiate_auth(
+        UserPoolId=pool_id,
+        ClientId=client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={
+            "USERNAME": other.user_email,
+            "PASSWORD": console_stack.set_password(other.user_email),
+        },
+    )["AuthenticationResult"]
+    cognito.associate_software_token(AccessToken=tokens["AccessToken"])
+    cognito.verify_software_token(AccessToken=tokens["AccessToken"], UserCode="123456")
+    cognito.admin_set_user_mfa_preference(
+        UserPoolId=pool_id,
+        Username=other.user_email,
+        SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True},
+    )
+
+    page.sign_in(other.user_email, console_stack.set_password(other.user_email))
+    page.wait().until(lambda _: page.by_id("mfa-form").is_displayed())
+    assert not page.by_id("workspace").is_displayed()
+    page.by_id("mfa-code").send_keys("123456")
+    page.by_id("mfa-submit").click()
+    page.wait_signed_in()
+
+    assert page.accounts() == list(other.account_ids)
+    assert page.rows() == {}
+    assert page.by_id("summary").text.startswith(f"0 executions in {other.account_ids[0]}")
+    source = page.driver.page_source
+    for intent_id in console_stack.expected_statuses():
+        assert intent_id not in source
+    page.sign_out()
+
+
+def test_opening_an_execution_shows_its_outcome_refs_and_timeline(
+    page: ConsolePage, console_stack: ConsoleStack, demo_tenants: list[DemoTenant]
+) -> None:
+    crm = next(r for r in console_stack.demo.results if r.sample.action_type == "CREATE_CRM_TASK")
+    tenant = next(t for t in demo_tenants if t.tenant_id == crm.sample.tenant_id)
+    page.sign_in(tenant.user_email, console_stack.set_password(tenant.user_email))
+    page.wait_signed_in()
+    page.choose_account(crm.sample.account_id)
+
+    page.driver.find_element("css selector", f'tr[data-intent-id="{crm.action_intent_id}"] button').click()
+    page.wait().until(lambda _: page.by_id("detail-refs").find_elements("css selector", "li"))
+
+    assert page.by_id("detail-title").text == crm.action_intent_id
+    outcome = page.by_id("detail-outcome")
+    assert outcome.find_element("css selector", '[data-field="status"]').text == crm.api_status
+    refs = page.by_id("detail-refs").find_elements("css selector", "li")
+    assert [li.get_attribute("data-object-id") for li in refs] == [
+        t.task_id for t in console_stack.demo.crm.tasks
+    ]
+    assert all(t.task_id in li.text for li, t in zip(refs, console_stack.demo.crm.tasks, strict=True))
+    page.wait().until(lambda _: page.by_id("detail-timeline").find_elements("css selector", "li[data-kind]"))
+    timeline = page.by_id("detail-timeline").find_elements("css selector", "li")
+    kinds = [li.get_attribute("data-kind") for li in timeline]
+    assert len(kinds) >= 2, kinds
+    assert page.console_errors() == []
+
+
+def test_a_failed_execution_shows_its_error(
+    page: ConsolePage, console_stack: ConsoleStack, demo_tenants: list[DemoTenant]
+) -> None:
+    failed = next(r for r in console_stack.demo.results if r.error_class == "AUTH")
+    tenant = next(t for t in demo_tenants if t.tenant_id == failed.sample.tenant_id)
+    page.sign_in(tenant.user_email, console_stack.set_password(tenant.user_email))
+    page.wait_signed_in()
+    page.choose_account(failed.sample.account_id)
+
+    page.driver.find_element("css selector", f'tr[data-intent-id="{failed.action_intent_id}"] button').click()
+    page.wait().until(
+        lambda _: page.by_id("detail-outcome").find_elements("css selector", '[data-field="status"]')
+    )
+
+    outcome = page.by_id("detail-outcome")
+    assert outcome.find_element("css selector", '[data-field="status"]').text == failed.api_status == "FAILED"
+    assert outcome.find_element("css selector", '[data-field="error_class"]').text == "AUTH"
+
+
+def test_the_status_filter_lists_only_that_status(
+    page: ConsolePage, console_stack: ConsoleStack, demo_tenants: list[DemoTenant]
+) -> None:
+    acme = demo_tenants[0]
+    page.sign_in(acme.user_email, console_stack.set_password(acme.user_email))
+    page.wait_signed_in()
+    expected = console_stack.expected_statuses(acme.tenant_id)
+    for status in sorted(set(expected.values())):
+        page.choose_status(status)
+        shown = _everything_shown(page)
+        assert shown == {i: s for i, s in expected.items() if s == status}, status
+    page.choose_status("")
+    assert _everything_shown(page) == expected
+
+
+def test_an_unknown_user_gets_a_clear_sign_in_error(page: ConsolePage) -> None:
+    page.sign_in(f"nobody-{uuid.uuid4().hex[:8]}@nowhere.example", "whatever-Password-1")
+    page.wait().until(lambda _: page.message().startswith("Sign-in failed"))
+    assert not page.by_id("workspace").is_displayed()
