@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import uuid
 
+from execution_core.models import AttemptStatus, ExternalObjectRef, OutcomeStatus
 from local_runtime.identity import DemoTenant, create_demo_user, id_token_for
 from local_runtime.project import operations_for
 from tests.browser.conftest import ConsolePage, ConsoleStack
+from tests.integration.status_api.conftest import Records, _outcome
 
 BACKGROUND = "return getComputedStyle(arguments[0]).backgroundColor"
 STORED = "return localStorage.length + sessionStorage.length + document.cookie.length"
@@ -178,3 +180,51 @@ def test_an_unknown_user_gets_a_clear_sign_in_error(page: ConsolePage) -> None:
     page.sign_in(f"nobody-{uuid.uuid4().hex[:8]}@nowhere.example", "whatever-Password-1")
     page.wait().until(lambda _: page.message().startswith("Sign-in failed"))
     assert not page.by_id("workspace").is_displayed()
+
+
+HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+def test_text_from_the_api_is_shown_as_text_never_as_markup(
+    page: ConsolePage, console_stack: ConsoleStack
+) -> None:
+    stack = console_stack.stack
+    outputs = stack.outputs()
+    tenant = DemoTenant(
+        tenant_id=f"tenant-{uuid.uuid4().hex[:8]}",
+        display_name="Hostile",
+        user_email=f"ops-{uuid.uuid4().hex[:8]}@hostile.example",
+        account_ids=(f"acct-{uuid.uuid4().hex[:8]}",),
+    )
+    account_id = tenant.account_ids[0]
+    operations_for(stack).configure_tenant(tenant.tenant_id, [account_id])
+    create_demo_user(stack.client("cognito-idp"), outputs["UserPoolId"], tenant)
+    records = Records(stack)
+    intent = records.intent(tenant.tenant_id, account_id)
+    outcome = _outcome(
+        tenant.tenant_id, account_id, intent.action_intent_id, OutcomeStatus.FAILED, records.base
+    ).model_copy(
+        update={
+            "error_message": HOSTILE,
+            "external_object_refs": [
+                ExternalObjectRef(
+                    system="CRM", object_type="Task", object_id=HOSTILE, object_url="javascript:alert(1)"
+                )
+            ],
+        }
+    )
+    records.attempt(tenant.tenant_id, account_id, intent.action_intent_id, AttemptStatus.FAILED)  # listed
+    assert records.outcomes.put(outcome)  # shown when opened
+
+    page.sign_in(tenant.user_email, console_stack.set_password(tenant.user_email))
+    page.wait_signed_in()
+    page.driver.find_element("css selector", f'tr[data-intent-id="{intent.action_intent_id}"] button').click()
+    page.wait().until(lambda _: page.by_id("detail-refs").find_elements("css selector", "li"))
+
+    outcome_shown = page.by_id("detail-outcome")
+    assert outcome_shown.find_element("css selector", '[data-field="error_message"]').text == HOSTILE
+    (ref,) = page.by_id("detail-refs").find_elements("css selector", "li")
+    assert HOSTILE in ref.text
+    assert ref.find_elements("css selector", "a") == []  # a javascript: URL is never a link
+    assert page.driver.find_elements("css selector", "#detail img, #detail script") == []
+    assert page.driver.execute_script("return window.__xss === undefined") is True
