@@ -28,6 +28,7 @@ const state = {
   pendingChallenge: null, // { name, session, username }
   accountId: null,
   nextToken: null,
+  loads: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -301,31 +302,42 @@ function executionRow(row) {
 
 async function loadExecutions({ more = false } = {}) {
   const body = $("executions-body");
+  const summary = $("summary");
+  const accountId = state.accountId;
+  const filter = $("status-filter").value;
+  const load = (state.loads += 1); // a later choice wins over an answer still on its way
   if (!more) {
     body.replaceChildren();
     state.nextToken = null;
     show("detail", false);
   }
-  const filter = $("status-filter").value;
-  $("summary").textContent = "Loading …";
+  delete summary.dataset.loaded;
+  summary.textContent = "Loading …";
   try {
-    const page = await api(path("accounts", state.accountId, "executions"), {
+    const page = await api(path("accounts", accountId, "executions"), {
       limit: PAGE_SIZE,
       status: filter,
       next_token: more ? state.nextToken : null,
     });
+    if (load !== state.loads) {
+      return;
+    }
     body.append(...(page.executions || []).map(executionRow));
     state.nextToken = page.next_token || null;
     const count = body.children.length;
-    $("summary").textContent =
-      `${count} execution${count === 1 ? "" : "s"} in ${state.accountId}` +
+    summary.textContent =
+      `${count} execution${count === 1 ? "" : "s"} in ${accountId}` +
       (filter ? ` with status ${filter}` : "") +
       (state.nextToken ? " (more below)" : "");
     say("");
   } catch (error) {
-    $("summary").textContent = "";
-    say(`Could not list the executions of ${state.accountId}: ${error.message}`, "error");
+    if (load !== state.loads) {
+      return;
+    }
+    summary.textContent = "";
+    say(`Could not list the executions of ${accountId}: ${error.message}`, "error");
   }
+  summary.dataset.loaded = `${accountId}|${filter}`; // what the table shows (for tests and scripts)
   show("more", Boolean(state.nextToken));
 }
 

@@ -155,7 +155,14 @@ class ConsolePage:
         self.wait_loaded()
 
     def wait_loaded(self) -> None:
-        self.wait().until(lambda _: self.by_id("summary").text not in {"", "Loading …"} or self.message())
+        """Until the table shows the chosen account and status (the page marks what it loaded)."""
+
+        def loaded(_: WebDriver) -> bool:
+            account, status = (self.by_id(i).get_attribute("value") for i in ("account", "status-filter"))
+            wanted = f"{account}|{status}"
+            return self.by_id("summary").get_attribute("data-loaded") == wanted
+
+        self.wait().until(loaded)
 
     def message(self) -> str:
         element = self.by_id("message")
@@ -166,16 +173,11 @@ class ConsolePage:
 
     def choose_account(self, account_id: str) -> None:
         Select(self.by_id("account")).select_by_value(account_id)
-        self.wait().until(lambda _: account_id in self.by_id("summary").text)
+        self.wait_loaded()
 
     def choose_status(self, status: str) -> None:
         Select(self.by_id("status-filter")).select_by_value(status)
-        wanted = f"with status {status}" if status else ""
-        self.wait().until(
-            lambda _: (
-                self.by_id("summary").text.endswith(wanted) and "Loading" not in self.by_id("summary").text
-            )
-        )
+        self.wait_loaded()
 
     def rows(self) -> dict[str, str]:
         """intent id → status, as the table shows them (its badge's text)."""
