@@ -240,7 +240,7 @@ async function api(path, query = {}) {
     }
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
-      throw new ApiError(response.status, data.message || `HTTP ${response.status}`);
+      throw new ApiError(response.status, `HTTP ${response.status} ${data.message || data.error || ""}`.trim());
     }
     return data;
   }

@@ -37,6 +37,8 @@ def test_each_demo_user_sees_exactly_their_demo_executions_with_the_run_statuses
         page.sign_in(tenant.user_email, console_stack.set_password(tenant.user_email))
         page.wait_signed_in()
         assert tenant.tenant_id in page.by_id("whoami").text
+        assert not page.by_id("signin-form").is_displayed()
+        assert not page.by_id("mfa-form").is_displayed()
         assert sorted(page.accounts()) == sorted(tenant.account_ids)
         assert page.driver.execute_script(STORED) == 0  # tokens stay in the page's memory
 
@@ -99,8 +101,10 @@ def test_a_user_of_another_tenant_sees_none_of_them_and_signs_in_with_an_mfa_cod
         SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True},
     )
 
+    assert not page.by_id("mfa-form").is_displayed()
     page.sign_in(other.user_email, console_stack.set_password(other.user_email))
     page.wait().until(lambda _: page.by_id("mfa-form").is_displayed())
+    assert not page.by_id("signin-form").is_displayed()
     assert not page.by_id("workspace").is_displayed()
     page.by_id("mfa-code").send_keys("123456")
     page.by_id("mfa-submit").click()
