@@ -5,6 +5,7 @@ tenant isolation, one execution's outcome, refs and timeline, and the status fil
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from execution_core.models import AttemptStatus, ExternalObjectRef, OutcomeStatus
 from local_runtime.identity import DemoTenant, create_demo_user, id_token_for
@@ -232,3 +233,36 @@ def test_text_from_the_api_is_shown_as_text_never_as_markup(
     assert ref.find_elements("css selector", "a") == []  # a javascript: URL is never a link
     assert page.driver.find_elements("css selector", "#detail img, #detail script") == []
     assert page.driver.execute_script("return window.__xss === undefined") is True
+
+
+def test_load_more_follows_next_token_to_the_end(page: ConsolePage, console_stack: ConsoleStack) -> None:
+    stack = console_stack.stack
+    tenant = DemoTenant(
+        tenant_id=f"tenant-{uuid.uuid4().hex[:8]}",
+        display_name="Busy",
+        user_email=f"ops-{uuid.uuid4().hex[:8]}@busy.example",
+        account_ids=(f"acct-{uuid.uuid4().hex[:8]}",),
+    )
+    account_id = tenant.account_ids[0]
+    operations_for(stack).configure_tenant(tenant.tenant_id, [account_id])
+    create_demo_user(stack.client("cognito-idp"), stack.outputs()["UserPoolId"], tenant)
+    records = Records(stack)
+    written = set()
+    for n in range(57):  # more than one page of 50
+        intent = records.intent(tenant.tenant_id, account_id)
+        started = records.base - timedelta(minutes=n)
+        records.attempt(
+            tenant.tenant_id, account_id, intent.action_intent_id, AttemptStatus.SUCCEEDED, started
+        )
+        written.add(intent.action_intent_id)
+
+    page.sign_in(tenant.user_email, console_stack.set_password(tenant.user_email))
+    page.wait_signed_in()
+    assert len(page.rows()) == 50
+    assert page.by_id("more").is_displayed()
+    page.by_id("more").click()
+    page.wait().until(lambda _: len(page.rows()) == 57)
+
+    assert set(page.rows()) == written
+    assert not page.by_id("more").is_displayed()
+    assert page.by_id("summary").text == f"57 executions in {account_id}"
