@@ -14,8 +14,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -27,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from local_runtime.api_server import LocalApiServer
 from local_runtime.demo import DemoRun, run_samples
 from local_runtime.emulator import LocalEmulator, LocalStack
-from local_runtime.identity import DemoTenant, load_demo_tenants
+from local_runtime.identity import DemoTenant, id_token_for, load_demo_tenants
 from local_runtime.project import deploy_project
 
 CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -99,6 +101,21 @@ class ConsoleStack:
             Permanent=True,
         )
         return password
+
+    def api(self, tenant: DemoTenant, path: str, **query: str) -> dict[str, Any]:
+        """What the status API answers the tenant's user (its own ID token), to compare the page with."""
+        outputs = self.stack.outputs()
+        token = id_token_for(
+            self.stack.client("cognito-idp"),
+            outputs["UserPoolId"],
+            outputs["UserPoolClientId"],
+            tenant.user_email,
+        )
+        reply = requests.get(
+            self.server.url + path, params=query, headers={"Authorization": token}, timeout=30
+        )
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
 
     def expected_statuses(self, tenant_id: str | None = None) -> dict[str, str]:
         """intent id → the status `make run` read through the API, for one tenant's samples (or all)."""

@@ -125,25 +125,38 @@ def test_opening_an_execution_shows_its_outcome_refs_and_timeline(
 ) -> None:
     crm = next(r for r in console_stack.demo.results if r.sample.action_type == "CREATE_CRM_TASK")
     tenant = next(t for t in demo_tenants if t.tenant_id == crm.sample.tenant_id)
+    status, ledger = (
+        console_stack.api(
+            tenant, f"/executions/{crm.action_intent_id}/{route}", account_id=crm.sample.account_id
+        )
+        for route in ("status", "ledger")
+    )
     page.sign_in(tenant.user_email, console_stack.set_password(tenant.user_email))
     page.wait_signed_in()
     page.choose_account(crm.sample.account_id)
 
     page.driver.find_element("css selector", f'tr[data-intent-id="{crm.action_intent_id}"] button').click()
-    page.wait().until(lambda _: page.by_id("detail-refs").find_elements("css selector", "li"))
+    page.wait().until(lambda _: page.by_id("detail-timeline").find_elements("css selector", "li"))
 
     assert page.by_id("detail-title").text == crm.action_intent_id
     outcome = page.by_id("detail-outcome")
-    assert outcome.find_element("css selector", '[data-field="status"]').text == crm.api_status
+    shown = {dd.get_attribute("data-field"): dd.text for dd in outcome.find_elements("css selector", "dd")}
+    assert shown["status"] == crm.api_status == "SUCCEEDED"
+    assert shown == {k: str(v) for k, v in status.items() if k in shown}  # as the API says
+    assert {"status", "started_at", "completed_at", "attempt_count"} <= shown.keys()
     refs = page.by_id("detail-refs").find_elements("css selector", "li")
     assert [li.get_attribute("data-object-id") for li in refs] == [
         t.task_id for t in console_stack.demo.crm.tasks
     ]
-    assert all(t.task_id in li.text for li, t in zip(refs, console_stack.demo.crm.tasks, strict=True))
-    page.wait().until(lambda _: page.by_id("detail-timeline").find_elements("css selector", "li[data-kind]"))
+    assert [li.get_attribute("data-object-id") for li in refs] == [
+        r["object_id"] for r in status["external_object_refs"]
+    ]
     timeline = page.by_id("detail-timeline").find_elements("css selector", "li")
-    kinds = [li.get_attribute("data-kind") for li in timeline]
-    assert len(kinds) >= 2, kinds
+    assert [li.get_attribute("data-kind") for li in timeline] == [e["kind"] for e in ledger["entries"]]
+    assert [li.find_element("css selector", "time").text for li in timeline] == [
+        e["at"] for e in ledger["entries"]
+    ]
+    assert len(timeline) >= 2
     assert page.console_errors() == []
 
 
