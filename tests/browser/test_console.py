@@ -279,3 +279,21 @@ def test_load_more_follows_next_token_to_the_end(page: ConsolePage, console_stac
     assert set(page.rows()) == written
     assert not page.by_id("more").is_displayed()
     assert page.by_id("summary").text == f"57 executions in {account_id}"
+
+
+def test_a_challenge_the_console_does_not_handle_is_a_clear_message(
+    page: ConsolePage, console_stack: ConsoleStack
+) -> None:
+    email = f"new-{uuid.uuid4().hex[:8]}@other.example"
+    console_stack.stack.client("cognito-idp").admin_create_user(
+        UserPoolId=console_stack.stack.outputs()["UserPoolId"],
+        Username=email,
+        UserAttributes=[{"Name": "email", "Value": email}],
+        MessageAction="SUPPRESS",
+    )  # still has to choose a password: Cognito answers NEW_PASSWORD_REQUIRED
+
+    page.sign_in(email, "Temporary-password-1")
+
+    page.wait().until(lambda _: "NEW_PASSWORD_REQUIRED" in page.message())
+    assert "this console does not handle" in page.message()
+    assert not page.by_id("workspace").is_displayed()
