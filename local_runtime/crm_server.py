@@ -184,101 +184,100 @@ class CrmTestServer:
             return failure, after, behaviour.delay_seconds
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
+        """The request handler bound to this server (http.server builds one handler per request)."""
+        return type("CrmHandler", (_CrmRequestHandler,), {"crm": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:
-                """Silent: tests read the recorded tasks, not an access log."""
+class _CrmRequestHandler(BaseHTTPRequestHandler):
+    """Salesforce's Task upsert and lookup by external id, answered from the owning CrmTestServer."""
 
-            def _reply(self, status: int, body: Any = None, raw: bytes | None = None) -> None:
-                payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-                self.send_response(status)
-                if payload:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+    crm: CrmTestServer
+    protocol_version = "HTTP/1.1"
 
-            def _external_id(self) -> str | None:
-                path = urlsplit(self.path).path
-                if not path.startswith(SOBJECT_PATH):
-                    return None
-                parts = path[len(SOBJECT_PATH) :].split("/")
-                if len(parts) != 2 or parts[0] != server.external_id_field or not parts[1]:
-                    return None
-                return unquote(parts[1])
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: tests read the recorded tasks, not an access log."""
 
-            def _authorized(self) -> bool:
-                return self.headers.get("Authorization") == f"Bearer {server.token}"
+    def _reply(self, status: int, body: Any = None, raw: bytes | None = None) -> None:
+        payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        self.send_response(status)
+        if payload:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
-            def _body(self) -> Any:
-                length = int(self.headers.get("Content-Length") or 0)
-                return json.loads(self.rfile.read(length) or b"{}")
+    def _external_id(self) -> str | None:
+        path = urlsplit(self.path).path
+        if not path.startswith(SOBJECT_PATH):
+            return None
+        parts = path[len(SOBJECT_PATH) :].split("/")
+        if len(parts) != 2 or parts[0] != self.crm.external_id_field or not parts[1]:
+            return None
+        return unquote(parts[1])
 
-            def do_PATCH(self) -> None:
-                try:
-                    body = self._body()
-                except json.JSONDecodeError:
-                    self._reply(400, [{"message": "Malformed JSON", "errorCode": "JSON_PARSER_ERROR"}])
-                    return
-                if server.on_request is not None:
-                    server.on_request("PATCH")
-                failure, after, delay = server._next(upsert=True)
-                if delay:
-                    time.sleep(delay)
-                if failure is not None:
-                    self._reply(
-                        failure,
-                        _ERROR_BODIES.get(
-                            failure, [{"message": "Server error", "errorCode": "SERVER_ERROR"}]
-                        ),
-                    )
-                    return
-                if not self._authorized():
-                    self._reply(401, _ERROR_BODIES[401])
-                    return
-                external_id = self._external_id()
-                if external_id is None:
-                    self._reply(404, _ERROR_BODIES[404])
-                    return
-                if not isinstance(body, dict) or server.external_id_field in body:
-                    self._reply(400, [{"message": "Invalid body", "errorCode": "INVALID_FIELD"}])
-                    return
-                status, answer, _ = server._upsert(external_id, body)
-                self._misbehave_or_reply(after, status, answer)
+    def _authorized(self) -> bool:
+        return self.headers.get("Authorization") == f"Bearer {self.crm.token}"
 
-            def _misbehave_or_reply(
-                self, after: tuple[AfterWrite, float] | None, status: int, answer: Any
-            ) -> None:
-                if after is None:
-                    self._reply(status, answer)
-                    return
-                how, seconds = after
-                if how is AfterWrite.STALL:
-                    time.sleep(seconds)
-                    self._reply(status, answer)
-                elif how is AfterWrite.DROP:
-                    self.close_connection = True
-                    self.connection.close()
-                else:
-                    self._reply(201, raw=b"<html>Created</html>")
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}")
 
-            def do_GET(self) -> None:
-                if server.on_request is not None:
-                    server.on_request("GET")
-                _, _, delay = server._next(upsert=False)
-                if delay:
-                    time.sleep(delay)
-                if not self._authorized():
-                    self._reply(401, _ERROR_BODIES[401])
-                    return
-                external_id = self._external_id()
-                if external_id is None:
-                    self._reply(404, _ERROR_BODIES[404])
-                    return
-                status, answer = server._lookup(external_id)
-                self._reply(status, answer)
+    def do_PATCH(self) -> None:
+        try:
+            body = self._body()
+        except json.JSONDecodeError:
+            self._reply(400, [{"message": "Malformed JSON", "errorCode": "JSON_PARSER_ERROR"}])
+            return
+        if self.crm.on_request is not None:
+            self.crm.on_request("PATCH")
+        failure, after, delay = self.crm._next(upsert=True)
+        if delay:
+            time.sleep(delay)
+        if failure is not None:
+            self._reply(
+                failure,
+                _ERROR_BODIES.get(failure, [{"message": "Server error", "errorCode": "SERVER_ERROR"}]),
+            )
+            return
+        if not self._authorized():
+            self._reply(401, _ERROR_BODIES[401])
+            return
+        external_id = self._external_id()
+        if external_id is None:
+            self._reply(404, _ERROR_BODIES[404])
+            return
+        if not isinstance(body, dict) or self.crm.external_id_field in body:
+            self._reply(400, [{"message": "Invalid body", "errorCode": "INVALID_FIELD"}])
+            return
+        status, answer, _ = self.crm._upsert(external_id, body)
+        self._misbehave_or_reply(after, status, answer)
 
-        return Handler
+    def _misbehave_or_reply(self, after: tuple[AfterWrite, float] | None, status: int, answer: Any) -> None:
+        if after is None:
+            self._reply(status, answer)
+            return
+        how, seconds = after
+        if how is AfterWrite.STALL:
+            time.sleep(seconds)
+            self._reply(status, answer)
+        elif how is AfterWrite.DROP:
+            self.close_connection = True
+            self.connection.close()
+        else:
+            self._reply(201, raw=b"<html>Created</html>")
+
+    def do_GET(self) -> None:
+        if self.crm.on_request is not None:
+            self.crm.on_request("GET")
+        _, _, delay = self.crm._next(upsert=False)
+        if delay:
+            time.sleep(delay)
+        if not self._authorized():
+            self._reply(401, _ERROR_BODIES[401])
+            return
+        external_id = self._external_id()
+        if external_id is None:
+            self._reply(404, _ERROR_BODIES[404])
+            return
+        status, answer = self.crm._lookup(external_id)
+        self._reply(status, answer)

@@ -1,6 +1,7 @@
 """The embedded local runtime: moto as a real HTTP server in this process, resources from template.yaml.
 
-`sam local` needs Docker and moto's CloudFormation cannot hold this template faithfully (DESIGN §5), so
+`sam local` needs Docker and moto's CloudFormation cannot hold this template faithfully
+(docs/architecture.md §5), so
 each resource of the translated template is created here through the ordinary AWS APIs, from the
 template's own properties. Nothing in this package repeats a table shape, a policy or an environment.
 """
@@ -44,6 +45,11 @@ from local_runtime.template import (
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
 DEFAULT_STACK_NAME = "bel-local"
+# Resource types with nothing to emulate, and why (other unhandled types are "not emulated locally").
+NOTHING_TO_CREATE = {
+    "AWS::CloudFormation::WaitConditionHandle": "a CloudFormation ordering handle: nothing to create",
+    "AWS::ApiGateway::Account": "an account-wide API Gateway setting: the local API server needs none",
+}
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local-runtime",
     "AWS_SECRET_ACCESS_KEY": "local-runtime",
@@ -82,7 +88,7 @@ class LocalEmulator:
         """Start moto on a free loopback port and make this process talk only to it."""
         self.port = self.port or free_loopback_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        # Step Functions' interpreter calls services at localhost:$MOTO_PORT (DESIGN §5).
+        # Step Functions' interpreter calls services at localhost:$MOTO_PORT (docs/architecture.md §5).
         os.environ["MOTO_PORT"] = str(self.port)
         os.environ.update(_FAKE_CREDENTIALS)
         os.environ.pop("AWS_PROFILE", None)
@@ -90,7 +96,8 @@ class LocalEmulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # moto logs every Fail state at ERROR; a recorded business failure is not an emulator error.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-        sdk_events.OBSERVER.install()  # before any handler builds a client (DESIGN §6 crash matrix)
+        # before any handler builds a client (docs/architecture.md §6.2 crash matrix)
+        sdk_events.OBSERVER.install()
         stepfunctions_timing.install(self.retry_wait_scale)
         eventbridge.retry_wait_scale = self.retry_wait_scale
         InProcessLambdaRouter.install()
@@ -272,6 +279,9 @@ class LocalStack:
             condition = resource.get("Condition")
             if condition and not conditions[condition]:
                 self.skipped[logical_id] = f"condition {condition} is false"
+                continue
+            if resource["Type"] in NOTHING_TO_CREATE:
+                self.skipped[logical_id] = NOTHING_TO_CREATE[resource["Type"]]
                 continue
             creator = creators.get(resource["Type"])
             if creator is None:
@@ -625,7 +635,7 @@ class LocalStack:
                 raise TimeoutError(f"stream {logical_id} did not catch up in {timeout}s")
 
     def _create_alarm(self, logical_id: str, props: dict[str, Any]) -> CreatedResource:
-        """Stored as declared; the emulator never evaluates alarms (DESIGN §5)."""
+        """Stored as declared; the emulator never evaluates alarms (docs/architecture.md §5)."""
         name = props.get("AlarmName") or self._name(logical_id, 255)
         keys = (
             "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Period",

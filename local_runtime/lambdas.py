@@ -6,8 +6,8 @@ single method moto uses to run code (`LambdaFunction._invoke_lambda`, private: m
 imports each function's handler once ("cold start") with that function's environment from the template,
 then calls it for every invocation, the way a warm Lambda container would.
 
-Handlers must read configuration at import time (DESIGN §2: clients and settings are created once per
-container). The environment is applied only while a module is imported, under a lock, because several
+Handlers must read configuration at import time (docs/architecture.md §2.1: clients and settings are created
+once per container). The environment is applied only while a module is imported, under a lock, because several
 functions share this process and may run concurrently.
 """
 

@@ -7,8 +7,8 @@ no handler code changes. The local Lambda router marks which invocation is runni
 (``invocation``); calls outside an invocation (the emulator's own Step Functions interpreter, tests,
 tools) are neither counted nor faulted.
 
-Faults (the crash matrix of DESIGN §6) hit the N-th SDK call of the first invocation of a function that
-reaches it, one of four ways:
+Faults (the crash matrix of docs/architecture.md §6.2) hit the N-th SDK call of the first invocation of a
+function that reaches it, one of four ways:
 
 * ``TRANSIENT_BEFORE``: a connection error before the request is sent (nothing reached AWS);
 * ``TRANSIENT_AFTER``: the request was answered (a write happened), then the answer is lost (read timeout);

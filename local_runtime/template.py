@@ -138,7 +138,8 @@ def load_project_template(
 # Intrinsic functions.
 #
 # Written here rather than borrowed: samtranslator's IntrinsicsResolver only resolves parameters, and
-# moto's CloudFormation resolver needs a deployed moto stack, which cannot hold this template (DESIGN §5).
+# moto's CloudFormation resolver needs a deployed moto stack, which cannot hold this template
+# (docs/architecture.md §5).
 
 _SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
 

@@ -20,12 +20,14 @@ from execution_core.repositories.status_read import StatusReadRepository
 from execution_core.repositories.tenants import TenantRepository
 from execution_core.services.authz import caller_from_claims
 from execution_core.services.pagination import PaginationTokens, secret_key
-from execution_core.services.status import StatusService, path_identifier
+from execution_core.services.status import StatusService, ledger_view, path_identifier
 from execution_core.settings import aws_region, load_settings
 
 SECRET_MAX_AGE_SECONDS = 300
 STATUS_PATH = "/executions/<action_intent_id>/status"
+LEDGER_PATH = "/executions/<action_intent_id>/ledger"
 LIST_PATH = "/accounts/<account_id>/executions"
+ACCOUNTS_PATH = "/accounts"
 
 aws_region()  # set by the Lambda runtime; its absence means a broken runtime, reported by name
 settings = load_settings(StatusApiSettings, "execution_status_api")
@@ -40,6 +42,7 @@ service = StatusService(
         settings.execution_attempts_table_name,
         settings.execution_outcomes_table_name,
         tenants_table=settings.tenants_table_name,
+        ledger_table=settings.ledger_table_name,
     ),
     tenants=TenantRepository(_dynamodb, settings.tenants_table_name),
     tokens=PaginationTokens(
@@ -49,7 +52,7 @@ service = StatusService(
 )
 
 app = APIGatewayRestResolver(cors=cors_config(settings.origins))
-register_error_handlers(app, logger, routes=[STATUS_PATH, LIST_PATH])
+register_error_handlers(app, logger, routes=[STATUS_PATH, LEDGER_PATH, LIST_PATH])
 
 
 def _caller_claims() -> dict[str, Any]:
@@ -70,13 +73,27 @@ def list_account_executions(account_id: str) -> dict[str, Any]:
     caller = caller_from_claims(_caller_claims())
     query = app.current_event.get_query_string_value
     account = path_identifier(account_id, "account_id")
-    page = service.list_executions(caller, account, query("limit"), query("next_token"))
+    page = service.list_executions(caller, account, query("limit"), query("next_token"), query("status"))
     body: dict[str, Any] = {
         "executions": [e.model_dump(mode="json", exclude_none=True) for e in page.executions]
     }
     if page.next_token:
         body["next_token"] = page.next_token
     return body
+
+
+@app.get(LEDGER_PATH)
+def get_execution_ledger(action_intent_id: str) -> dict[str, Any]:
+    caller = caller_from_claims(_caller_claims())
+    intent_id = path_identifier(action_intent_id, "action_intent_id")
+    entries = service.get_ledger(caller, intent_id, app.current_event.get_query_string_value("account_id"))
+    return {"action_intent_id": intent_id, "entries": [ledger_view(entry) for entry in entries]}
+
+
+@app.get(ACCOUNTS_PATH)
+def list_caller_accounts() -> dict[str, Any]:
+    caller = caller_from_claims(_caller_claims())
+    return {"accounts": [{"account_id": account} for account in service.list_accounts(caller)]}
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from execution_core.models import OutcomeStatus
+from execution_core.models import LedgerEventType, OutcomeStatus
 from local_runtime.api_server import proxy_event
 from local_runtime.emulator import LocalEmulator
 from local_runtime.lambdas import LocalFunction
@@ -49,15 +49,30 @@ def _status_event(account_id: str, intent_id: str) -> dict[str, Any]:
     )
 
 
-def _list_event(account_id: str, limit: int) -> dict[str, Any]:
+def _list_event(account_id: str, limit: int, status: str | None = None) -> dict[str, Any]:
     return proxy_event(
         resource="/accounts/{account_id}/executions",
         method="GET",
         path=f"/accounts/{account_id}/executions",
-        query=f"limit={limit}",
+        query=f"limit={limit}" + (f"&status={status}" if status else ""),
         path_parameters={"account_id": account_id},
         claims=_claims(),
     )
+
+
+def _ledger_event(account_id: str, intent_id: str) -> dict[str, Any]:
+    return proxy_event(
+        resource="/executions/{action_intent_id}/ledger",
+        method="GET",
+        path=f"/executions/{intent_id}/ledger",
+        query=f"account_id={account_id}",
+        path_parameters={"action_intent_id": intent_id},
+        claims=_claims(),
+    )
+
+
+def _accounts_event() -> dict[str, Any]:
+    return proxy_event(resource="/accounts", method="GET", path="/accounts", query="", claims=_claims())
 
 
 def measure(
@@ -86,9 +101,11 @@ def main() -> int:
         base = datetime(2026, 1, 1, tzinfo=UTC)
         for account_id, size in PARTITIONS.items():
             for i in range(size):
-                records.finished(
-                    TENANT, account_id, f"ai-{i:05d}", OutcomeStatus.SUCCEEDED, base + timedelta(seconds=i)
-                )
+                # One in ten FAILED: the filtered list reads only those, by key (ADR 0010).
+                status = OutcomeStatus.FAILED if i % 10 == 0 else OutcomeStatus.SUCCEEDED
+                records.finished(TENANT, account_id, f"ai-{i:05d}", status, base + timedelta(seconds=i))
+        for offset, kind in enumerate((LedgerEventType.EXECUTION_STARTED, LedgerEventType.ACTION_EXECUTED)):
+            records.ledger_entry(TENANT, "bench-large", "ai-00150", kind, base + timedelta(seconds=offset))
         stack.wait_for_streams()  # the outbox publishing those outcomes is not the API's traffic
         function = stack.function("ExecutionStatusApiFunction")
         results: dict[str, float] = {}
@@ -101,6 +118,27 @@ def main() -> int:
         for account_id, size in PARTITIONS.items():
             ms, _ = measure(emulator, function, _list_event(account_id, 50), LIST_CALLS)
             results[f"status_api.list_page.partition_{size}.median_ms"] = ms
+        ms, per_call = measure(emulator, function, _list_event("bench-large", 10, "FAILED"), LIST_CALLS)
+        results["status_api.list_page_filtered.median_ms"] = ms
+        results["status_api.list_page_filtered.dynamodb_requests_per_call"] = per_call
+        ms, per_call = measure(emulator, function, _ledger_event("bench-large", "ai-00150"), STATUS_CALLS)
+        results["status_api.get_ledger.median_ms"] = ms
+        results["status_api.get_ledger.dynamodb_requests_per_call"] = per_call
+        ms, per_call = measure(emulator, function, _accounts_event(), STATUS_CALLS)
+        results["status_api.list_accounts.median_ms"] = ms
+        results["status_api.list_accounts.dynamodb_requests_per_call"] = per_call
+    # The cost model: one request per status read and per (filtered) page, the access check plus one
+    # Query for a trail, none for /accounts when the token lists the accounts.
+    expected_requests = {
+        "status_api.get_status.dynamodb_requests_per_call": 1,
+        "status_api.list_page.dynamodb_requests_per_call": 1,
+        "status_api.list_page_filtered.dynamodb_requests_per_call": 1,
+        "status_api.get_ledger.dynamodb_requests_per_call": 2,
+        "status_api.list_accounts.dynamodb_requests_per_call": 0,
+    }
+    for name, wanted in expected_requests.items():
+        if results[name] != wanted:
+            raise SystemExit(f"{name} is {results[name]:g}, expected {wanted}")
     for name, value in results.items():
         print(f"{name}: {value:.2f}" if name.endswith("_ms") else f"{name}: {value:g}")
     if "--json" in sys.argv:

@@ -1,5 +1,5 @@
-"""The crash matrix (DESIGN §6): a fault at every AWS call a clean run makes, four ways, then Step
-Functions' own retries and one late duplicate approval, through the real ASL. Four scenarios: an internal
+"""The crash matrix (docs/architecture.md §6.2): a fault at every AWS call a clean run makes, four ways, then
+Step Functions' own retries and one late duplicate approval, through the real ASL. Four scenarios: an internal
 note, a CRM task, a CRM that refuses the credential, and a note whose action type is switched off.
 
 Faults are injected through botocore's event system (local_runtime.sdk_events), so every client a handler

@@ -1,4 +1,4 @@
-"""Signals and outcome events (seed §1): one signal per outcome, events observed through an
+"""Signals and outcome events (docs/architecture.md §4.6): one signal per outcome, events observed through an
 EventBridge rule delivering to SQS, at-least-once publishing that always carries the same dedupe key."""
 
 from __future__ import annotations

@@ -657,3 +657,47 @@ def test_executions_listed_newest_first_with_pagination(
         status_reads.list_executions(uid("t"), account, limit=2, start=first.next_key)
     with pytest.raises(InvalidInputError):
         status_reads.list_executions(tenant, account, limit=0)
+
+
+# ---------------------------------------------------------------- status filter (ADR 0010)
+def test_the_status_index_follows_the_status_and_legacy_attempts_are_backfilled(
+    attempts: ExecutionAttemptRepository, ddb: Any
+) -> None:
+    tenant = factories.uid("t")
+    running = factories.attempt(tenant_id=tenant, action_intent_id="ai-run")
+    finished = factories.attempt(
+        tenant_id=tenant,
+        action_intent_id="ai-done",
+        status="SUCCEEDED",
+        started_at=factories.NOW + timedelta(seconds=1),
+        completed_at=factories.NOW + timedelta(seconds=2),
+    )
+    legacy = factories.attempt(
+        tenant_id=tenant,
+        action_intent_id="ai-old",
+        status="FAILED",
+        started_at=factories.NOW - timedelta(days=30),
+        completed_at=factories.NOW - timedelta(days=30),
+        error_class="DOWNSTREAM",
+        error_code="DOWNSTREAM_ERROR",
+    )
+    assert attempts._put_if_absent(attempts.attempt_put_terminal_item(finished)["Put"], "put")
+    assert attempts._put_if_absent({"TableName": attempts.table_name, "Item": attempts._item(running)}, "put")
+    old_item = attempts._item(legacy)
+    del old_item["status_pk"]  # as written before the index existed
+    ddb.put_item(TableName=attempts.table_name, Item=old_item)
+
+    def ids(status: AttemptStatus) -> list[str]:
+        page = attempts.list_for_account(tenant, "acc-1", 10, status=status)
+        return [a.action_intent_id for a in page.items]
+
+    assert (ids(AttemptStatus.RUNNING), ids(AttemptStatus.SUCCEEDED)) == (["ai-run"], ["ai-done"])
+    assert ids(AttemptStatus.FAILED) == []  # the legacy attempt has no key in the index yet
+    assert [a.action_intent_id for a in attempts.list_for_account(tenant, "acc-1", 10).items] == [
+        "ai-done",
+        "ai-run",
+        "ai-old",
+    ]
+    assert attempts.backfill_status_keys() >= 1
+    assert ids(AttemptStatus.FAILED) == ["ai-old"]
+    assert attempts.backfill_status_keys() == 0  # nothing left to backfill: safe to re-run

@@ -1,4 +1,5 @@
-"""Alarms, their topic and the dashboard in template.yaml (seed §3): explicit, complete, wired."""
+"""Alarms, their topic and the dashboard in template.yaml (docs/architecture.md §4.10): explicit, complete,
+wired."""
 
 from __future__ import annotations
 

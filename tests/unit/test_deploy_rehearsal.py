@@ -1,7 +1,8 @@
 """An offline deploy rehearsal: template.yaml translated by the SAM translator for each samconfig
 environment, checked for what makes a real first or second deploy go wrong: names that collide across
 stacks or regions, a stray API stage, an unmanaged log group, data kept after a failed first create, an
-alarm that notifies nobody. (What it cannot prove: IAM, quotas and service behaviour in a real account.)"""
+alarm that notifies nobody, an account-wide setting taken over unasked. (What it cannot prove: IAM,
+quotas and service behaviour in a real account.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local_runtime.template import load_project_template
+from local_runtime.template import IntrinsicContext, ProjectTemplate, condition_values, load_project_template
 from tests.unit.test_samconfig import ENVIRONMENTS, PLACEHOLDER, overrides
 
 # Physical names CloudFormation would otherwise generate; a literal one collides with a second stack.
@@ -18,12 +19,23 @@ NAME_PROPERTIES = {
     "DashboardName", "UserPoolName", "ClientName", "LogGroupName", "LayerName", "BucketName", "RoleName",
 }  # fmt: skip
 ACCOUNT_GLOBAL = {"DashboardName", "BucketName", "RoleName"}  # unique across regions too
+# A placeholder that is a choice, not a name: filled with the choice an operator in its own account makes.
+CHOICES = {"ManageApiGatewayAccountRole": "true"}
+ACCOUNT_SETTING = ("ApiGatewayCloudWatchRole", "ApiGatewayAccount")
+PUSH_TO_LOGS = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 
 def _filled(environment: str) -> dict[str, str]:
     """The environment's values, placeholders replaced as an operator would replace them."""
     values = overrides(environment)
-    return {k: v.replace(PLACEHOLDER, "acme") for k, v in values.items()}
+    return {k: CHOICES[k] if v == PLACEHOLDER else v.replace(PLACEHOLDER, "acme") for k, v in values.items()}
+
+
+def _created(template: ProjectTemplate) -> set[str]:
+    """The logical ids CloudFormation would create: those without a condition or whose condition holds."""
+    context = IntrinsicContext(parameters=template.parameters, pseudo={"AWS::Region": "us-east-1"})
+    conditions = condition_values(template, context)
+    return {k for k, r in template.resources.items() if conditions.get(r.get("Condition", ""), True)}
 
 
 @pytest.fixture(scope="module", params=sorted(ENVIRONMENTS))
@@ -69,3 +81,44 @@ def test_every_alarm_notifies_someone(translated: dict[str, Any]) -> None:
     assert len(alarms) >= 15
     for logical_id, alarm in alarms.items():
         assert alarm["Properties"].get("AlarmActions"), logical_id
+
+
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_the_account_logging_role_is_created_only_when_the_parameter_says_so(value: str) -> None:
+    template = load_project_template(
+        parameter_overrides=_filled("default") | {"ManageApiGatewayAccountRole": value}
+    )
+    resources = template.resources
+    assert [k for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::Account"] == [
+        "ApiGatewayAccount"
+    ]
+    assert set(ACCOUNT_SETTING) & _created(template) == (set(ACCOUNT_SETTING) if value == "true" else set())
+    # The API (and so its stage, whose access logs need the setting) waits for it when it is managed here.
+    assert resources["StatusApi"]["DependsOn"] == "ApiGatewayAccountReady"
+    assert resources["ApiGatewayAccountReady"]["Metadata"]["ApiGatewayAccount"] == {
+        "Fn::If": ["ManagesApiGatewayAccount", {"Ref": "ApiGatewayAccount"}, "none"]
+    }
+    assert resources["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]
+    }
+
+
+def test_the_account_logging_role_is_least_privilege_and_outlives_the_stack(
+    translated: dict[str, Any],
+) -> None:
+    role = translated["ApiGatewayCloudWatchRole"]
+    properties = role["Properties"]
+    assert properties["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    assert properties["ManagedPolicyArns"] == [{"Fn::Sub": PUSH_TO_LOGS}]
+    assert not {"Policies", "RoleName", "PermissionsBoundary"} & properties.keys()
+    # Deleting the stack leaves the account setting pointing at this role: keep the role, except after a
+    # failed first create (nothing points at it then).
+    assert role["DeletionPolicy"] == "RetainExceptOnCreate"
+
+
+def test_dev_owns_the_account_setting_and_staging_and_prod_must_choose() -> None:
+    assert overrides("default")["ManageApiGatewayAccountRole"] == "true"
+    for environment in ("staging", "prod"):
+        assert overrides(environment)["ManageApiGatewayAccountRole"] == PLACEHOLDER

@@ -92,7 +92,8 @@ def test_attempt_rejects_unknown_status() -> None:
 
 
 def test_outcome_matches_design_fields_exactly() -> None:
-    """DESIGN §3's fields, plus what the outbox needs to rebuild the outcome's signal from it alone."""
+    """docs/architecture.md §3.8's fields, plus what the outbox needs to rebuild the outcome's signal from it
+    alone."""
     assert set(ActionOutcome.model_fields) == {
         "action_intent_id", "status", "external_object_refs", "error_code", "error_class", "error_message",
         "attempt_count", "tool_name", "tool_schema_version", "registry_version", "tool_run_ref",

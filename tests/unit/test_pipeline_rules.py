@@ -145,3 +145,12 @@ def test_the_key_covers_the_mapped_parameters(value: Any) -> None:
         return
     assert idempotency_key(**{**KEY, "parameters": changed}) != idempotency_key(**KEY)
     assert idempotency_key(**{**KEY, "registry_version": 2}) != idempotency_key(**KEY)
+
+
+def test_every_stage_a_recorder_names_is_a_row_label() -> None:
+    """The status API labels rows with the stage (ADR 0010): every name the recorders and the reconciler
+    record with must be one the PipelineStage enum (and the OpenAPI document) knows."""
+    from execution_core.models import PipelineStage
+    from execution_core.services import reconciler, recording
+
+    assert {*recording.STAGES, reconciler.STAGE} == {stage.value for stage in PipelineStage}

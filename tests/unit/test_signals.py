@@ -1,4 +1,5 @@
-"""build_execution_outcome_signal: a complete, deterministic signal per outcome (seed §1)."""
+"""build_execution_outcome_signal: a complete, deterministic signal per outcome
+(docs/architecture.md §4.6)."""
 
 from __future__ import annotations
 

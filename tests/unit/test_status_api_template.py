@@ -71,9 +71,37 @@ def test_the_function_reads_only_what_it_serves(resources: dict[str, Any]) -> No
         ("dynamodb:BatchGetItem", table("TenantsTable")),
         ("dynamodb:GetItem", table("TenantsTable")),
         ("dynamodb:Query", str({"Fn::Sub": "${ExecutionAttemptsTable.Arn}/index/AccountStartedIndex"})),
+        # The status filter (ADR 0010): the index only, never the attempts table itself.
+        ("dynamodb:Query", str({"Fn::Sub": "${ExecutionAttemptsTable.Arn}/index/AccountStatusIndex"})),
+        ("dynamodb:Query", table("LedgerTable")),  # an intent's audit trail (keys embed the tenant)
+        ("dynamodb:Query", table("TenantsTable")),  # /accounts by membership (keys embed the tenant)
         ("secretsmanager:GetSecretValue", str({"Ref": "PaginationTokenSecret"})),
     }
     assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_the_status_filter_index_is_keyed_by_status_and_start(resources: dict[str, Any]) -> None:
+    table_props = resources["ExecutionAttemptsTable"]["Properties"]
+    (index,) = [i for i in table_props["GlobalSecondaryIndexes"] if i["IndexName"] == "AccountStatusIndex"]
+    assert index["KeySchema"] == [
+        {"AttributeName": "status_pk", "KeyType": "HASH"},
+        {"AttributeName": "started_sk", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}  # a row is built from the index item alone
+    assert {"AttributeName": "status_pk", "AttributeType": "S"} in table_props["AttributeDefinitions"]
+
+
+def test_every_route_has_its_preflight(resources: dict[str, Any]) -> None:
+    events = resources[FUNCTION]["Properties"]["Events"].values()
+    routes = {(e["Properties"]["Path"], e["Properties"]["Method"]) for e in events}
+    paths = {path for path, _ in routes}
+    assert paths == {
+        "/executions/{action_intent_id}/status",
+        "/executions/{action_intent_id}/ledger",
+        "/accounts/{account_id}/executions",
+        "/accounts",
+    }
+    assert routes == {(path, method) for path in paths for method in ("GET", "OPTIONS")}
 
 
 def test_pagination_key_is_a_generated_secret(resources: dict[str, Any]) -> None:

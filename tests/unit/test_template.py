@@ -73,7 +73,8 @@ def test_listing_indexes_exist(resources: dict[str, Any]) -> None:
     def index_names(logical_id: str) -> set[str]:
         return {i["IndexName"] for i in resources[logical_id]["Properties"].get("GlobalSecondaryIndexes", [])}
 
-    assert index_names("ExecutionAttemptsTable") == {"AccountStartedIndex", "RunningIndex"}
+    attempt_indexes = {"AccountStartedIndex", "AccountStatusIndex", "RunningIndex"}
+    assert index_names("ExecutionAttemptsTable") == attempt_indexes
     assert index_names("LedgerTable") == {"TenantTimeIndex", "TraceIndex"}
     assert index_names("SignalsTable") == {"AccountTimeIndex"}
 

@@ -1,7 +1,7 @@
 """boto3 clients configured once per container, with bounded timeouts and retries.
 
-Step Functions owns retries (DESIGN §3): the SDK makes at most a couple of quick attempts, and every
-timeout here is well inside the smallest function timeout that uses it.
+Step Functions owns retries (docs/architecture.md §4.2): the SDK makes at most a couple of quick attempts, and
+every timeout here is well inside the smallest function timeout that uses it.
 """
 
 from typing import Any

@@ -31,7 +31,7 @@ class OpenModel(pydantic.BaseModel):
 
 
 class ActionApprovedDetail(OpenModel):
-    """The ACTION_APPROVED event's detail (DESIGN §4): which intent, whose."""
+    """The ACTION_APPROVED event's detail (docs/architecture.md §4.7): which intent, whose."""
 
     action_intent_id: Identifier
     tenant_id: Identifier

@@ -23,6 +23,7 @@ from execution_core.models import (
     LedgerEntry,
     LedgerEventType,
     OutcomeStatus,
+    PipelineStage,
 )
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import transact_write
@@ -98,6 +99,7 @@ class Records:
                 started_at=started,
                 updated_at=started,
                 trace_id=f"trace-{intent_id}",
+                **_labels(started),
             )
             started_entry = LedgerEntry(
                 tenant_id=tenant_id,
@@ -161,8 +163,42 @@ class Records:
             error_class=ErrorClass.DOWNSTREAM if failed else None,
             error_code=ErrorCode.DOWNSTREAM_ERROR if failed else None,
             error_message="The CRM answered 503" if failed else None,
+            failed_stage=PipelineStage.PERFORM if failed else None,
             external_object_refs=[] if failed else [_ref(intent_id)],
+            **_labels(started),
         )
+
+    def ledger_entry(
+        self,
+        tenant_id: str,
+        account_id: str,
+        intent_id: str,
+        event_type: LedgerEventType,
+        at: datetime,
+        details: dict[str, str] | None = None,
+    ) -> LedgerEntry:
+        """One audit entry, as the pipeline appends it."""
+        entry = LedgerEntry(
+            tenant_id=tenant_id,
+            account_id=account_id,
+            action_intent_id=intent_id,
+            event_type=event_type,
+            occurred_at=at,
+            trace_id=f"trace-{intent_id}",
+            attempt_count=1,
+            details=details or {},
+        )
+        assert self.ledger.put(entry)
+        return entry
+
+
+def _labels(started: datetime) -> dict[str, Any]:
+    """What PrepareExecution copies from the intent onto the attempt (ADR 0010)."""
+    return {
+        "action_type": "CREATE_INTERNAL_NOTE",
+        "approved_at": started - timedelta(minutes=1),
+        "expires_at_epoch": int(started.timestamp()) + 3600,
+    }
 
 
 def _ref(intent_id: str) -> ExternalObjectRef:

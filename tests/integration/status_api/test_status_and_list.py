@@ -34,21 +34,31 @@ def test_stored_records_derive_the_seed_statuses(
     api: LocalApiServer, tenant: ApiTenant, records: Records
 ) -> None:
     t, a = tenant.tenant_id, tenant.account_ids[0]
-    records.intent(t, a, "ai-pending")
+    pending_intent = records.intent(t, a, "ai-pending")
     records.intent(t, a, "ai-expired", expires_in=timedelta(seconds=-5))
     records.intent(t, a, "ai-running")
     records.attempt(t, a, "ai-running", AttemptStatus.RUNNING)
     records.attempt(t, a, "ai-in-transition", AttemptStatus.SUCCEEDED)  # terminal attempt, no outcome yet
     records.finished(t, a, "ai-done", OutcomeStatus.SUCCEEDED)
     records.finished(t, a, "ai-failed", OutcomeStatus.FAILED)
-    # The outcome is written, the attempt still says RUNNING (the race the seed describes): outcome wins.
+    # The outcome is written, the attempt still says RUNNING (the race docs/architecture.md §4.8 describes):
+    # outcome wins.
     records.finished(t, a, "ai-race", OutcomeStatus.SUCCEEDED, attempt_status=AttemptStatus.RUNNING)
 
-    assert _get(api, tenant, "ai-pending") == {"action_intent_id": "ai-pending", "status": "PENDING"}
+    # Labelled from the intent while no attempt exists (ADR 0010).
+    assert _get(api, tenant, "ai-pending") == {
+        "action_intent_id": "ai-pending",
+        "status": "PENDING",
+        "action_type": pending_intent.action_type,
+        "account_id": a,
+        "approved_at": pending_intent.approval_timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "expires_at": pending_intent.expires_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
     assert _get(api, tenant, "ai-expired")["status"] == "EXPIRED"
     running = _get(api, tenant, "ai-running")
     assert (running["status"], running["attempt_count"]) == ("RUNNING", 1)
-    assert _get(api, tenant, "ai-in-transition")["status"] == "PENDING"
+    # A terminal attempt shows its own status, as the list does (it said PENDING before ADR 0010).
+    assert _get(api, tenant, "ai-in-transition")["status"] == "SUCCEEDED"
     done = _get(api, tenant, "ai-done")
     assert done["status"] == "SUCCEEDED"
     assert done["external_object_refs"] == [

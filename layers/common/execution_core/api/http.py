@@ -23,6 +23,7 @@ from execution_core.services.status import (
     ExecutionNotFoundError,
     InvalidLimitError,
     InvalidParameterError,
+    InvalidStatusFilterError,
     path_identifier,
 )
 
@@ -168,53 +169,66 @@ def cors_config(origins: list[str]) -> CORSConfig:
     )
 
 
-def error_handlers(logger: Logger) -> list[tuple[type[Exception], Callable[[Any], Response[str]]]]:
-    """The exception → HTTP map. Powertools picks the handler of the most specific class (by MRO)."""
+class _ErrorResponses:
+    """One method per refused request kind: what is logged (never returned) and the documented body."""
 
-    def unauthenticated(exc: UnauthenticatedError) -> Response[str]:
-        logger.info("request without verified identity")
+    def __init__(self, logger: Logger) -> None:
+        self.logger = logger
+
+    def unauthenticated(self, exc: UnauthenticatedError) -> Response[str]:
+        self.logger.info("request without verified identity")
         return json_response(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED_BODY)
 
-    def forbidden(exc: ForbiddenError) -> Response[str]:
-        logger.info("access denied", extra={"reason": exc.message})
+    def forbidden(self, exc: ForbiddenError) -> Response[str]:
+        self.logger.info("access denied", extra={"reason": exc.message})
         return json_response(HTTPStatus.FORBIDDEN, FORBIDDEN_BODY)
 
-    def not_found(exc: ExecutionNotFoundError) -> Response[str]:
+    def not_found(self, exc: ExecutionNotFoundError) -> Response[str]:
         return json_response(HTTPStatus.NOT_FOUND, NOT_FOUND_BODY)
 
-    def invalid_limit(exc: InvalidLimitError) -> Response[str]:
+    def invalid_limit(self, exc: InvalidLimitError) -> Response[str]:
         body = {"error": "Invalid limit parameter", "message": exc.message, "provided": exc.provided}
         return json_response(HTTPStatus.BAD_REQUEST, body)
 
-    def invalid_token(exc: InvalidPaginationTokenError) -> Response[str]:
-        logger.info("pagination token refused")
+    def invalid_status(self, exc: InvalidStatusFilterError) -> Response[str]:
+        body = {"error": "Invalid status parameter", "message": exc.message, "provided": exc.provided}
+        return json_response(HTTPStatus.BAD_REQUEST, body)
+
+    def invalid_token(self, exc: InvalidPaginationTokenError) -> Response[str]:
+        self.logger.info("pagination token refused")
         return json_response(HTTPStatus.BAD_REQUEST, INVALID_TOKEN_BODY)
 
-    def invalid_parameter(exc: InvalidParameterError) -> Response[str]:
+    def invalid_parameter(self, exc: InvalidParameterError) -> Response[str]:
         return json_response(HTTPStatus.BAD_REQUEST, {"error": "Invalid request", "message": exc.message})
 
-    def invalid_input(exc: InvalidInputError) -> Response[str]:
+    def invalid_input(self, exc: InvalidInputError) -> Response[str]:
         # Raised below the API (e.g. a key component check): its message is internal, the status is not.
-        logger.info("request refused as invalid", extra={"error_code": exc.error_code.value})
+        self.logger.info("request refused as invalid", extra={"error_code": exc.error_code.value})
         return json_response(HTTPStatus.BAD_REQUEST, INVALID_REQUEST_BODY)
 
-    def route_not_found(exc: NotFoundError) -> Response[str]:
+    def route_not_found(self, exc: NotFoundError) -> Response[str]:
         return json_response(HTTPStatus.NOT_FOUND, ROUTE_NOT_FOUND_BODY)
 
-    def unexpected(exc: Exception) -> Response[str]:
-        logger.exception("unhandled error in the status API")
+    def unexpected(self, exc: Exception) -> Response[str]:
+        self.logger.exception("unhandled error in the status API")
         return json_response(HTTPStatus.INTERNAL_SERVER_ERROR, INTERNAL_ERROR_BODY)
 
+
+def error_handlers(logger: Logger) -> list[tuple[type[Exception], Callable[[Any], Response[str]]]]:
+    """The exception → HTTP map. Powertools picks the handler of the most specific class (by MRO)."""
+    responses = _ErrorResponses(logger)
     return [
-        (UnauthenticatedError, unauthenticated),
-        (ForbiddenError, forbidden),
-        (ExecutionNotFoundError, not_found),
-        (InvalidLimitError, invalid_limit),
-        (InvalidPaginationTokenError, invalid_token),
-        (InvalidParameterError, invalid_parameter),
-        (InvalidInputError, invalid_input),
-        (NotFoundError, route_not_found),  # no route matched (API Gateway only forwards known routes)
-        (Exception, unexpected),
+        (UnauthenticatedError, responses.unauthenticated),
+        (ForbiddenError, responses.forbidden),
+        (ExecutionNotFoundError, responses.not_found),
+        (InvalidLimitError, responses.invalid_limit),
+        (InvalidStatusFilterError, responses.invalid_status),
+        (InvalidPaginationTokenError, responses.invalid_token),
+        (InvalidParameterError, responses.invalid_parameter),
+        (InvalidInputError, responses.invalid_input),
+        # No route matched (API Gateway only forwards known routes).
+        (NotFoundError, responses.route_not_found),
+        (Exception, responses.unexpected),
     ]
 
 

@@ -10,6 +10,7 @@ from execution_core.settings import (
     ComponentSettings,
     ExecutionAttemptsTable,
     ExecutionOutcomesTable,
+    LedgerTable,
     TenantsTable,
 )
 
@@ -42,6 +43,7 @@ class StatusApiSettings(
     ExecutionAttemptsTable,
     ExecutionOutcomesTable,
     TenantsTable,
+    LedgerTable,
     PaginationSecret,
     CorsOrigins,
 ):

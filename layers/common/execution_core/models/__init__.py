@@ -19,6 +19,7 @@ from execution_core.models.execution import (
     ExternalObjectRef,
     ExternalSystem,
     OutcomeStatus,
+    PipelineStage,
 )
 from execution_core.models.intent import ActionIntent, ActionTarget, ApprovalSource
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
@@ -69,6 +70,7 @@ __all__ = [
     "LedgerEventType",
     "OutcomeStatus",
     "ParameterMapping",
+    "PipelineStage",
     "RiskClass",
     "Severity",
     "Signal",

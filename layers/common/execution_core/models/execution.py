@@ -49,6 +49,16 @@ class ApiStatus(StrEnum):
     EXPIRED = "EXPIRED"
 
 
+class PipelineStage(StrEnum):
+    """Where an unsuccessful execution failed: one of the state machine's steps, or Reconciler when the
+    execution ended without recording its own outcome and the reconciler recorded it."""
+
+    PREPARE = "PrepareExecution"
+    PERFORM = "PerformAction"
+    RECORD = "RecordOutcome"
+    RECONCILER = "Reconciler"
+
+
 class CompensationStatus(StrEnum):
     NOT_REQUIRED = "NOT_REQUIRED"
     PENDING = "PENDING"
@@ -81,6 +91,8 @@ class ExecutionAttempt(FrozenModel):
     registry_version: Annotated[int, Field(ge=1)] | None = None
     adapter_function: Annotated[str, Field(max_length=256)] | None = None
     expires_at_epoch: Annotated[int, Field(ge=0)] | None = None
+    # Copied from the intent when the lease is taken, so a list row is labelled from this item alone.
+    approved_at: UtcDatetime | None = None
     in_doubt: bool = False
     # While in doubt: the error the pipeline gave up with (its message is error_message), so the reconciler
     # records it if the write turns out not to have happened.
@@ -88,6 +100,8 @@ class ExecutionAttempt(FrozenModel):
     error_class: ErrorClass | None = None
     error_code: ErrorCode | None = None
     error_message: SafeMessage | None = None
+    # The pipeline step that failed (PrepareExecution, PerformAction, RecordOutcome), when one did.
+    failed_stage: PipelineStage | None = None
     external_object_refs: list[ExternalObjectRef] = Field(default_factory=list)
 
     @property
@@ -96,7 +110,7 @@ class ExecutionAttempt(FrozenModel):
 
 
 class ActionOutcome(FrozenModel):
-    """The single, write-once result of an intent (DESIGN §3)."""
+    """The single, write-once result of an intent (docs/architecture.md §3.8)."""
 
     action_intent_id: Identifier
     status: OutcomeStatus
@@ -136,13 +150,19 @@ class ActionOutcome(FrozenModel):
 
 
 class ExecutionStatus(FrozenModel):
-    """What the status API returns for one intent."""
+    """What the status API returns for one intent: a detail and a list row have this one shape."""
 
     action_intent_id: Identifier
     status: ApiStatus
+    action_type: Identifier | None = None
+    account_id: Identifier | None = None
+    approved_at: UtcDatetime | None = None
+    expires_at: UtcDatetime | None = None
     started_at: UtcDatetime | None = None
     completed_at: UtcDatetime | None = None
     external_object_refs: list[ExternalObjectRef] | None = None
     error_message: SafeMessage | None = None
     error_class: ErrorClass | None = None
+    error_code: ErrorCode | None = None
+    failed_stage: PipelineStage | None = None
     attempt_count: Annotated[int, Field(ge=0)] | None = None

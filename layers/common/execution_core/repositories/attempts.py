@@ -16,7 +16,13 @@ from execution_core.errors import (
     StateConflictError,
     TransactionConditionFailedError,
 )
-from execution_core.models import AttemptStatus, ExecutionAttempt, ExternalObjectRef, format_timestamp
+from execution_core.models import (
+    AttemptStatus,
+    ExecutionAttempt,
+    ExternalObjectRef,
+    PipelineStage,
+    format_timestamp,
+)
 from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (
@@ -35,13 +41,17 @@ from execution_core.repositories.dynamo import (
 )
 from execution_core.sanitize import sanitize_message
 
-STORAGE_ATTRIBUTES = ("pk", "sk", "started_sk", "ttl", "running_pk", "running_sk")
+STORAGE_ATTRIBUTES = ("pk", "sk", "started_sk", "ttl", "running_pk", "running_sk", "status_pk")
 ACCOUNT_STARTED_INDEX = "AccountStartedIndex"
+# An account's attempts of one status, newest first: the list's status filter as a key condition. Its
+# partition key (status_pk) is written with the status itself, by the same Put/Update that changes it.
+ACCOUNT_STATUS_INDEX = "AccountStatusIndex"
 # Sparse index of RUNNING attempts, oldest first: the sweeper's work list. Its keys exist only while an
 # attempt runs (finalizing removes them), so the index holds exactly the attempts still open.
 RUNNING_INDEX = "RunningIndex"
 RUNNING_PARTITION = "RUNNING"
 _INDEX_KEY_NAMES = frozenset({"pk", "sk", "started_sk"})
+_STATUS_INDEX_KEY_NAMES = frozenset({"pk", "sk", "started_sk", "status_pk"})
 MAX_PAGE_SIZE = 100
 
 
@@ -85,6 +95,7 @@ class ExecutionAttemptRepository(TableRepository):
             pk=keys.account_pk(attempt.tenant_id, attempt.account_id),
             sk=keys.execution_sk(attempt.action_intent_id),
             started_sk=started,
+            status_pk=keys.account_status_pk(attempt.tenant_id, attempt.account_id, attempt.status.value),
             **running,
         )
 
@@ -163,6 +174,7 @@ class ExecutionAttemptRepository(TableRepository):
             "registry_version": claim.registry_version,
             "adapter_function": claim.adapter_function,
             "expires_at_epoch": claim.expires_at_epoch,
+            "approved_at": format_timestamp(claim.approved_at) if claim.approved_at else None,
         }
         present = {name: value for name, value in fields.items() if value is not None}
         update = "SET attempt_count = attempt_count + :one, " + ", ".join(f"{n} = :{n}" for n in present)
@@ -348,23 +360,37 @@ class ExecutionAttemptRepository(TableRepository):
         error_message: str | None = None,
         external_object_refs: Sequence[ExternalObjectRef] = (),
         idempotency_key: str | None = None,
+        failed_stage: PipelineStage | None = None,
     ) -> TransactItem:
-        """TransactWriteItems entry: close the attempt, only while this lease (and key) still owns it."""
+        """TransactWriteItems entry: close the attempt, only while this lease (and key) still owns it.
+
+        The status and its AccountStatusIndex key change together, so the filtered list sees the
+        attempt under its new status exactly when the unfiltered one does."""
         if status is AttemptStatus.RUNNING:
             raise InvalidInputError("An attempt is finalized with a terminal status")
         stamp = format_timestamp(now)
         sets = [
             "#status = :status",
+            "status_pk = :status_pk",
             "updated_at = :now",
             "completed_at = :now",
             "external_object_refs = :refs",
         ]
         refs = [json.loads(ref.model_dump_json(exclude_none=True)) for ref in external_object_refs]
         vals = values(
-            status=status.value, now=stamp, refs=refs, running=AttemptStatus.RUNNING.value, lease=lease_id
+            status=status.value,
+            status_pk=keys.account_status_pk(tenant_id, account_id, status.value),
+            now=stamp,
+            refs=refs,
+            running=AttemptStatus.RUNNING.value,
+            lease=lease_id,
         )
         removes = ["in_doubt", "last_error", "running_pk", "running_sk"]
-        for name, value in (("error_class", error_class), ("error_code", error_code)):
+        for name, value in (
+            ("error_class", error_class),
+            ("error_code", error_code),
+            ("failed_stage", failed_stage),
+        ):
             if value is None:
                 removes.append(name)
             else:
@@ -404,6 +430,40 @@ class ExecutionAttemptRepository(TableRepository):
             }
         }
 
+    def backfill_status_keys(self) -> int:
+        """Give every attempt written before AccountStatusIndex its ``status_pk`` (ADR 0010); returns how
+        many were updated. A one-off operator task, never a request path: a Scan for items without the
+        key, then one conditional update each, which only sets the key for the status the item still
+        has (an attempt finalized meanwhile got its key from the finalize update). Safe to re-run."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "attribute_not_exists(status_pk)",
+            "ProjectionExpression": "pk, sk, #status",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        updated = 0
+        for page in pages(self._client, "scan", request, "scan attempts for the status backfill"):
+            for item in page:
+                stored = string_key(item) or {}
+                with dynamo_errors("backfill attempt status key"):
+                    try:
+                        self._client.update_item(
+                            TableName=self._table,
+                            Key=key(pk=stored["pk"], sk=stored["sk"]),
+                            UpdateExpression="SET status_pk = :status_pk",
+                            ConditionExpression="attribute_not_exists(status_pk) AND #status = :status",
+                            ExpressionAttributeNames={"#status": "status"},
+                            ExpressionAttributeValues=values(
+                                status_pk=keys.status_pk_for(stored["pk"], stored["status"]),
+                                status=stored["status"],
+                            ),
+                        )
+                        updated += 1
+                    except ClientError as exc:
+                        if not is_condition_failure(exc):
+                            raise
+        return updated
+
     def get(
         self, tenant_id: str, account_id: str, action_intent_id: str, consistent: bool = True
     ) -> ExecutionAttempt | None:
@@ -417,9 +477,17 @@ class ExecutionAttemptRepository(TableRepository):
         return self._parse(item) if item else None
 
     def list_for_account(
-        self, tenant_id: str, account_id: str, limit: int, start: dict[str, str] | None = None
+        self,
+        tenant_id: str,
+        account_id: str,
+        limit: int,
+        start: dict[str, str] | None = None,
+        status: AttemptStatus | None = None,
     ) -> Page[ExecutionAttempt]:
         """An account's attempts, newest first; ``start`` is a previous page's ``next_key``.
+
+        With ``status``, only the attempts in that status, read from AccountStatusIndex by its key (never
+        a FilterExpression, which would return short or empty pages while more match): still one Query.
 
         ``next_key`` is set only when an item follows the page. DynamoDB returns a LastEvaluatedKey
         whenever a Query with ``Limit=N`` stops at N items, even when none follow, so the query reads one
@@ -430,20 +498,31 @@ class ExecutionAttemptRepository(TableRepository):
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         pk = keys.account_pk(tenant_id, account_id)
+        if status is None:
+            index, condition, partition, names = (
+                ACCOUNT_STARTED_INDEX,
+                "pk = :pk",
+                {"pk": pk},
+                _INDEX_KEY_NAMES,
+            )
+        else:
+            status_pk = keys.account_status_pk(tenant_id, account_id, status.value)
+            index, condition = ACCOUNT_STATUS_INDEX, "status_pk = :pk"
+            partition, names = {"pk": pk, "status_pk": status_pk}, _STATUS_INDEX_KEY_NAMES
         with dynamo_errors("list execution attempts"):
             response = self._client.query(
                 TableName=self._table,
-                IndexName=ACCOUNT_STARTED_INDEX,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=values(pk=pk),
+                IndexName=index,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values(pk=partition.get("status_pk", pk)),
                 ScanIndexForward=False,
                 Limit=limit + 1,
-                **start_key(start, {"pk": pk}, _INDEX_KEY_NAMES),
+                **start_key(start, partition, names),
             )
         raw = list(response.get("Items", []))
         if len(raw) > limit:
             raw = raw[:limit]
-            next_key = string_key({name: raw[-1][name] for name in sorted(_INDEX_KEY_NAMES)})
+            next_key = string_key({name: raw[-1][name] for name in sorted(names)})
         else:
             # N items or fewer: a LastEvaluatedKey now can only mean the 1 MB cut, so more may follow.
             next_key = string_key(response.get("LastEvaluatedKey"))

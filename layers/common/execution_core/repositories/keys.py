@@ -51,6 +51,16 @@ def started_sk(started_at_iso: str, action_intent_id: str) -> str:
     return f"{started_at_iso}#{_part(action_intent_id, 'action_intent_id')}"
 
 
+def account_status_pk(tenant_id: str, account_id: str, status: str) -> str:
+    """AccountStatusIndex partition key: an account's attempts with one status (the list's status filter)."""
+    return status_pk_for(account_pk(tenant_id, account_id), status)
+
+
+def status_pk_for(account_pk_value: str, status: str) -> str:
+    """The same key from a stored attempt's own ``pk`` (the backfill of attempts written before it)."""
+    return f"{account_pk_value}#STATUS#{_part(status, 'status')}"
+
+
 def running_sk(started_sk_value: str, tenant_id: str, account_id: str) -> str:
     """RunningIndex sort key: when the sweeper should look next (the start time, until it defers the
     attempt), then whose attempt it is (unique). Oldest first is the sweeper's work order."""

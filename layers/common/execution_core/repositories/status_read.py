@@ -3,12 +3,13 @@
 from dataclasses import dataclass
 from typing import Any
 
-from execution_core.models import ActionIntent, ActionOutcome, ExecutionAttempt
+from execution_core.models import ActionIntent, ActionOutcome, AttemptStatus, ExecutionAttempt, LedgerEntry
 from execution_core.repositories import attempts, intents, keys, outcomes
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.base import Page
 from execution_core.repositories.dynamo import batch_get, key, model_from_item
 from execution_core.repositories.intents import ActionIntentRepository
+from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 
 
@@ -34,9 +35,12 @@ class StatusReadRepository:
         intents_table: str,
         attempts_table: str,
         outcomes_table: str,
+        *,
         tenants_table: str | None = None,
+        ledger_table: str | None = None,
     ) -> None:
         self._client = client
+        self._ledger = LedgerRepository(client, ledger_table) if ledger_table else None
         self._tenants_table = tenants_table
         self._intents_table = intents_table
         self._attempts_table = attempts_table
@@ -92,10 +96,22 @@ class StatusReadRepository:
         )
 
     def list_executions(
-        self, tenant_id: str, account_id: str, limit: int, start: dict[str, str] | None = None
+        self,
+        tenant_id: str,
+        account_id: str,
+        limit: int,
+        start: dict[str, str] | None = None,
+        status: AttemptStatus | None = None,
     ) -> Page[ExecutionAttempt]:
-        """An account's executions newest first; attempts carry the outcome summary the list shows."""
-        return self._attempts.list_for_account(tenant_id, account_id, limit, start)
+        """An account's executions newest first (of one status when asked); attempts carry the outcome
+        summary the list shows."""
+        return self._attempts.list_for_account(tenant_id, account_id, limit, start, status=status)
+
+    def ledger_for_intent(self, tenant_id: str, action_intent_id: str) -> list[LedgerEntry]:
+        """The intent's audit trail in the caller's tenant, oldest first (one Query: a handful of items)."""
+        if self._ledger is None:
+            raise ValueError("ledger reads need the ledger table")
+        return self._ledger.list_for_intent(tenant_id, action_intent_id)
 
 
 def _first(items: list[dict[str, Any]] | None) -> dict[str, Any] | None:

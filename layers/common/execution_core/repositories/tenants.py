@@ -23,6 +23,8 @@ from execution_core.repositories.dynamo import (
 )
 
 STORAGE_ATTRIBUTES = ("pk", "sk")
+# Bounds the /accounts answer (the token's own list is bounded the same way by authz)
+MAX_MEMBER_ACCOUNTS = 1000
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,23 @@ class TenantRepository(TableRepository):
                 TableName=self._table,
                 Key=key(pk=keys.tenant_pk(tenant_id), sk=keys.account_member_sk(account_id)),
             )
+
+    def list_accounts(self, tenant_id: str, limit: int = MAX_MEMBER_ACCOUNTS) -> list[str]:
+        """The tenant's member accounts, sorted (a Query of its membership items, keys only)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": values(
+                pk=keys.tenant_pk(tenant_id), prefix=keys.ACCOUNT_MEMBER_PREFIX
+            ),
+            "ProjectionExpression": "sk",
+        }
+        found: list[str] = []
+        for page in pages(self._client, "query", request, "list tenant accounts"):
+            found += [keys.account_from_member_sk(str(from_item(i)["sk"])) for i in page]
+            if len(found) >= limit:
+                break
+        return sorted(found)[:limit]
 
     def is_account_member(self, tenant_id: str, account_id: str) -> bool:
         with dynamo_errors("check account membership"):

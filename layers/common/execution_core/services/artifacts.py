@@ -1,4 +1,5 @@
-"""Raw tool responses in S3 (seed §4): written once by the adapter that holds them, never overwritten."""
+"""Raw tool responses in S3 (docs/architecture.md §4.9): written once by the adapter that holds them, never
+overwritten."""
 
 import json
 from collections.abc import Mapping

@@ -80,7 +80,7 @@ class ExecutionPreparer:
             intent, entry, execution_id=request.execution_id, started_at=now, adapter_function=adapter
         )
         lease = self.attempts.acquire_lease(
-            lease_claim(prepared, now, self.lease_seconds),
+            lease_claim(prepared, now, self.lease_seconds, approved_at=intent.approval_timestamp),
             started_entry=self.ledger.ledger_put_item(started_entry(prepared)),
             holder_running=self.holder_running,
         )
@@ -135,8 +135,11 @@ def prepared_execution(
     )
 
 
-def lease_claim(prepared: PreparedExecution, now: datetime, lease_seconds: int) -> ExecutionAttempt:
-    """The RUNNING attempt a prepared execution claims: everything later steps verify against."""
+def lease_claim(
+    prepared: PreparedExecution, now: datetime, lease_seconds: int, *, approved_at: datetime | None = None
+) -> ExecutionAttempt:
+    """The RUNNING attempt a prepared execution claims: everything later steps verify against (and the
+    intent's approval time, so the status API labels a list row from the attempt alone)."""
     return ExecutionAttempt(
         action_intent_id=prepared.action_intent_id,
         tenant_id=prepared.tenant_id,
@@ -157,6 +160,7 @@ def lease_claim(prepared: PreparedExecution, now: datetime, lease_seconds: int) 
         registry_version=prepared.tool.registry_version,
         adapter_function=prepared.adapter_function,
         expires_at_epoch=prepared.expires_at_epoch,
+        approved_at=approved_at,
     )
 
 

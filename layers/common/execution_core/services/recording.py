@@ -43,6 +43,7 @@ from execution_core.models.execution import (
     ExternalObjectRef,
     ExternalSystem,
     OutcomeStatus,
+    PipelineStage,
 )
 from execution_core.models.intent import ActionIntent
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
@@ -81,6 +82,17 @@ def failed_stage(state: FailureState) -> str:
     if state.effect is None:
         return STAGES[1]
     return STAGES[2]
+
+
+def _stage_of(outcome: ActionOutcome, stage: str | None) -> PipelineStage | None:
+    """The step an unsuccessful outcome failed in (a success whatever failed names none). A stage name
+    this version does not know is left out: a label never stops an outcome from being recorded."""
+    if stage is None or outcome.status is OutcomeStatus.SUCCEEDED:
+        return None
+    try:
+        return PipelineStage(stage)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -210,7 +222,7 @@ class OutcomeRecorder:
         outcome = self._outcome(facts, OutcomeStatus.SUCCEEDED, now, effect=effect)
         entries = [
             self.outcomes.outcome_put_item(outcome),
-            self._finalize_attempt(facts, outcome, now),
+            self._finalize_attempt(facts, outcome),
             self.effects.still_check(address, effect),
             self.ledger.ledger_put_item(self._ledger(facts, LedgerEventType.ACTION_EXECUTED, now, outcome)),
         ]
@@ -277,7 +289,7 @@ class OutcomeRecorder:
             outcome = self._outcome(facts, decision.status, now, effect=effect, decision=decision)
             entries = [
                 self.outcomes.outcome_put_item(outcome),
-                self._finalize_attempt(facts, outcome, now),
+                self._finalize_attempt(facts, outcome, failed_stage=failure.stage),
                 *([self.effects.still_check(address, effect)] if address else []),
                 self.ledger.ledger_put_item(
                     self._ledger(facts, decision.ledger_event, now, outcome, failed_stage=failure.stage)
@@ -352,9 +364,11 @@ class OutcomeRecorder:
             action_type=intent.action_type,
             original_decision_id=intent.original_decision_id,
             expires_at_epoch=intent.expires_at_epoch,
+            approved_at=intent.approval_timestamp,
             error_class=outcome.error_class,
             error_code=outcome.error_code,
             error_message=outcome.error_message,
+            failed_stage=_stage_of(outcome, failure.stage),
         )
         entries = [
             self.outcomes.outcome_put_item(outcome),
@@ -399,19 +413,24 @@ class OutcomeRecorder:
         )
 
     # ------------------------------------------------------------------ shared
-    def _finalize_attempt(self, facts: ExecutionFacts, outcome: ActionOutcome, now: datetime) -> TransactItem:
+    def _finalize_attempt(
+        self, facts: ExecutionFacts, outcome: ActionOutcome, *, failed_stage: str | None = None
+    ) -> TransactItem:
+        """The attempt's summary is the outcome's (completion time included), so the status API shows the
+        same row from either record."""
         return self.attempts.attempt_finalize_update(
             tenant_id=facts.tenant_id,
             account_id=facts.account_id,
             action_intent_id=facts.action_intent_id,
             lease_id=facts.lease_id,
             status=AttemptStatus(outcome.status.value),
-            now=now,
+            now=outcome.completed_at,
             error_class=outcome.error_class,
             error_code=outcome.error_code,
             error_message=outcome.error_message,
             external_object_refs=outcome.external_object_refs,
             idempotency_key=facts.idempotency_key,
+            failed_stage=_stage_of(outcome, failed_stage),
         )
 
     def _outcome(

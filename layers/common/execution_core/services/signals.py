@@ -1,4 +1,4 @@
-"""Execution outcome signals for the perception layer (seed §1, "Option A").
+"""Execution outcome signals for the perception layer (docs/architecture.md §4.6, "Option A").
 
 The signal is a pure function of the outcome: the same outcome always yields byte-identical signals,
 so a retried recorder cannot create a second one and every publish carries the same dedupe key.
@@ -121,7 +121,8 @@ def build_execution_outcome_signal(
 
 @dataclass(frozen=True)
 class SignalService:
-    """Stores execution signals without any lifecycle or account-state coupling (seed "Option A").
+    """Stores execution signals without any lifecycle or account-state coupling (docs/architecture.md §4.6,
+    "Option A").
 
     The signal and its SIGNAL ledger entry are written together, each conditioned on its deterministic
     key (signal id; intent + SIGNAL), so a retry can never add a second one. The DynamoDB TTL
