@@ -251,22 +251,12 @@ function path(...segments) {
 }
 
 async function loadAccounts() {
-  let accounts;
+  let accounts = [];
   try {
     const data = await api("/accounts");
-    accounts = (data.accounts || []).map((a) => a.account_id);
+    accounts = (data.accounts || []).map((a) => String(a.account_id));
   } catch (error) {
-    // A stack without GET /accounts: offer the accounts the token grants (the API still checks them).
-    let granted = [];
-    try {
-      granted = JSON.parse(state.session.claims["custom:account_ids"] || "[]");
-    } catch {
-      granted = [];
-    }
-    accounts = Array.isArray(granted) ? granted.map(String) : [];
-    if (!accounts.length) {
-      say(`No accounts: ${error.message}`, "error");
-    }
+    say(`Could not list your accounts: ${error.message}`, "error");
   }
   const picker = $("account");
   picker.replaceChildren(...accounts.map((id) => el("option", { value: id }, id)));
@@ -277,6 +267,7 @@ async function loadAccounts() {
   } else {
     $("executions-body").replaceChildren();
     $("summary").textContent = "No accounts to show.";
+    $("summary").dataset.loaded = `|${$("status-filter").value}`;
   }
 }
 

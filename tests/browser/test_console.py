@@ -40,7 +40,7 @@ def test_each_demo_user_sees_exactly_their_demo_executions_with_the_run_statuses
         assert tenant.tenant_id in page.by_id("whoami").text
         assert not page.by_id("signin-form").is_displayed()
         assert not page.by_id("mfa-form").is_displayed()
-        assert sorted(page.accounts()) == sorted(tenant.account_ids)
+        assert page.accounts() == sorted(tenant.account_ids)  # GET /accounts, sorted by id
         assert page.driver.execute_script(STORED) == 0  # tokens stay in the page's memory
 
         shown = _everything_shown(page)
