@@ -57,8 +57,19 @@ def console_config(stack: LocalStack, api_url: str) -> dict[str, str]:
     }
 
 
-def _json(status: int, document: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> Response:
-    headers = {"Content-Type": "application/x-amz-json-1.1", **(extra or {})}
+# Cognito's IdP endpoint answers browsers of any origin (its calls carry no credentials of the origin);
+# so does the pass-through, so that a front-end on another origin signs in as it would against AWS.
+_IDP_CORS = {"Access-Control-Allow-Origin": "*"}
+_IDP_PREFLIGHT = {
+    **_IDP_CORS,
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "content-type, x-amz-target, x-amz-user-agent",
+    "Access-Control-Max-Age": "300",
+}
+
+
+def _json(status: int, document: Mapping[str, Any]) -> Response:
+    headers = {"Content-Type": "application/x-amz-json-1.1", **_IDP_CORS}
     return status, headers, json.dumps(document).encode()
 
 
@@ -109,6 +120,8 @@ class ConsoleSite:
         return 200, {"Content-Type": content_type, **_SECURITY_HEADERS}, file.read_bytes()
 
     def _sign_in_call(self, method: str, headers: Mapping[str, str], body: bytes | None) -> Response:
+        if method == "OPTIONS":
+            return 204, dict(_IDP_PREFLIGHT), b""
         try:
             operation, request = _sign_in_request(method, headers, body)
         except _RefusedError as refused:

@@ -8,11 +8,14 @@ whose reason ``make test`` prints.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from local_runtime.api_server import LocalApiServer
+from local_runtime.console_site import CONSOLE_DIR, console_config
 from local_runtime.demo import DemoRun, run_samples
 from local_runtime.emulator import LocalEmulator, LocalStack
 from local_runtime.identity import DemoTenant, id_token_for, load_demo_tenants
@@ -81,13 +85,50 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         driver.quit()
 
 
+class StaticHost:
+    """console/ on an origin of its own, as a static host next to a deployed stack would serve it, with
+    the config.json the README makes from the stack's outputs."""
+
+    def __init__(self) -> None:
+        self.config: dict[str, str] = {}
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                name = self.path.split("?", 1)[0].lstrip("/") or "index.html"
+                if name == "config.json":
+                    status, body = 200, json.dumps(host.config).encode()
+                elif "/" not in name and (CONSOLE_DIR / name).is_file():
+                    status, body = 200, (CONSOLE_DIR / name).read_bytes()
+                else:
+                    status, body = 404, b"Not Found"
+                types = {".js": "text/javascript", ".css": "text/css", ".json": "application/json"}
+                self.send_response(status)
+                self.send_header("Content-Type", types.get(Path(name).suffix, "text/html"))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @dataclass
 class ConsoleStack:
-    """A stack of its own after the demo run, served with the console."""
+    """A stack of its own after the demo run, served with the console (and hosted on another origin)."""
 
     stack: LocalStack
     server: LocalApiServer
     demo: DemoRun
+    static: StaticHost
 
     @property
     def console_url(self) -> str:
@@ -129,12 +170,20 @@ class ConsoleStack:
 @pytest.fixture(scope="session")
 def console_stack(local_emulator: LocalEmulator) -> Iterator[ConsoleStack]:
     """A stack of its own, so that only the demo's executions are in the demo accounts."""
-    stack = deploy_project(local_emulator, stack_name="bel-console")
+    static = StaticHost()
+    # The console's other origin is allowed, as a deployed stack's AllowedOrigins must list its host.
+    stack = deploy_project(
+        local_emulator, stack_name="bel-console", parameters={"AllowedOrigins": static.origin}
+    )
     out = io.StringIO()
     demo = run_samples(stack, out)
     assert all(r.as_expected for r in demo.results), out.getvalue()
-    with LocalApiServer(stack) as server:
-        yield ConsoleStack(stack, server, demo)
+    try:
+        with LocalApiServer(stack) as server:
+            static.config = console_config(stack, server.url)
+            yield ConsoleStack(stack, server, demo, static)
+    finally:
+        static.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from selenium.webdriver.chrome.webdriver import WebDriver
+
 from execution_core.models import AttemptStatus, ExternalObjectRef, OutcomeStatus
 from local_runtime.identity import DemoTenant, create_demo_user, id_token_for
 from local_runtime.project import operations_for
@@ -297,3 +299,19 @@ def test_a_challenge_the_console_does_not_handle_is_a_clear_message(
     page.wait().until(lambda _: "NEW_PASSWORD_REQUIRED" in page.message())
     assert "this console does not handle" in page.message()
     assert not page.by_id("workspace").is_displayed()
+
+
+def test_the_console_on_another_origin_signs_in_and_reads_the_api_across_origins(
+    browser: WebDriver, console_stack: ConsoleStack, demo_tenants: list[DemoTenant]
+) -> None:
+    """Hosted apart from the API, as next to a deployed stack: the API allows the origin (AllowedOrigins),
+    the sign-in calls answer any origin as Cognito's endpoint does."""
+    page = ConsolePage(browser, f"{console_stack.static.origin}/index.html").open()
+    tenant = demo_tenants[-1]
+
+    page.sign_in(tenant.user_email, console_stack.set_password(tenant.user_email))
+    page.wait_signed_in()
+
+    assert _everything_shown(page) == console_stack.expected_statuses(tenant.tenant_id)
+    assert page.driver.execute_script("return location.origin") == console_stack.static.origin
+    assert console_stack.static.origin != console_stack.server.url

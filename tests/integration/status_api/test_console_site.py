@@ -170,3 +170,24 @@ def test_cognito_errors_come_back_as_cognito_answers_them(api: LocalApiServer) -
 
 def test_the_pass_through_answers_only_post(api: LocalApiServer) -> None:
     assert requests.get(f"{api.url}/cognito-idp/", timeout=30).status_code == 405
+
+
+def test_the_pass_through_answers_any_origin_as_cognitos_endpoint_does(api: LocalApiServer) -> None:
+    preflight = requests.options(
+        f"{api.url}/cognito-idp/",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-amz-target",
+        },
+        timeout=30,
+    )
+    answer = idp(api, "SignUp", {"Username": "x"})
+
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert preflight.headers["Access-Control-Allow-Methods"] == "POST"
+    assert {"content-type", "x-amz-target"} <= set(
+        preflight.headers["Access-Control-Allow-Headers"].split(", ")
+    )
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"  # refusals too, so the page can read them
