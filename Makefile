@@ -70,7 +70,7 @@ run: $(VENV)/.installed ## the main job: sample intents through the real state m
 up: $(VENV)/.installed ## start the local runtime and keep it running
 	$(BIN)/exec-local up --serve
 
-api: $(VENV)/.installed ## serve the status API locally (Cognito check): make api [PORT=8080] [ORIGIN=http://localhost:5173,...]
+api: $(VENV)/.installed ## serve the status API and the operator console (/console/) locally (Cognito check): make api [PORT=8080] [ORIGIN=http://localhost:5173,...]
 	$(BIN)/exec-local api --demo $(if $(PORT),--port "$(PORT)") $(if $(ORIGIN),--allowed-origin "$(ORIGIN)")
 
 test: lint pytest ## everything CI runs: lint, template checks, all tests

@@ -14,6 +14,10 @@ into ``requestContext.authorizer.claims`` of an API Gateway REST proxy event, wh
 function through the emulator's Lambda API, so the handler runs in-process with its template environment
 (local_runtime.lambdas).
 
+The server also hosts the operator console (console/) at ``/console/`` with the two Cognito calls its
+sign-in needs at ``/cognito-idp/`` (local_runtime.console_site): API Gateway does not serve them, a
+static host and Cognito itself do when the stack is deployed.
+
 Not emulated: stage throttling, access logs, request validation, API keys, usage plans.
 """
 
@@ -34,6 +38,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jwt
 import requests
 
+from local_runtime.console_site import ConsoleSite
 from local_runtime.emulator import ACCOUNT_ID, LocalStack
 
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -286,6 +291,7 @@ class LocalApiServer:
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lambda: Any = None
+    _console: ConsoleSite | None = None  # the operator console's files and sign-in (console_site.py)
 
     @property
     def url(self) -> str:
@@ -303,6 +309,7 @@ class LocalApiServer:
         self._server = ThreadingHTTPServer((self.host, self.port), handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
+        self._console = ConsoleSite(self.stack, self.url)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
         self._thread.start()
         return self
@@ -328,6 +335,8 @@ class LocalApiServer:
             raise RuntimeError("the API server is not started")
         split = urlsplit(raw_path)
         path = unquote(split.path) or "/"
+        if self._console is not None and ConsoleSite.serves(path):
+            return self._console.handle(method, path, headers, body)
         matched = api.route_for(method, path)
         if matched is None:
             return api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403).render(

@@ -283,6 +283,10 @@ def cmd_api(args: argparse.Namespace) -> int:
             auth = f"Cognito ({route.authorizer.name})" if route.authorizer else "none"
             print(f"  {route.method:<7} {route.resource}   auth: {auth}")
         print(f"Allowed origins (CORS): {', '.join(origins)}")
+        print(
+            f"Operator console: {server.url}/console/ (sign in as a demo user; the emulator's Cognito "
+            "does not check passwords, any will do)"
+        )
         user = load_demo_tenants()[0]
         example = f"{server.url}/accounts/{user.account_ids[0]}/executions?limit=5"
         print(

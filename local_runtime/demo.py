@@ -209,8 +209,16 @@ def format_results(results: list[SampleResult]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(stack: LocalStack, out: TextIO, samples_path: Path = SAMPLE_INTENTS_PATH) -> int:
-    """Run every sample; 0 only when each ended exactly as its sample expects."""
+@dataclass(frozen=True)
+class DemoRun:
+    """What one run of the samples did: each sample's checked result, in sample order, and the CRM."""
+
+    results: list[SampleResult]
+    crm: CrmTestServer
+
+
+def run_samples(stack: LocalStack, out: TextIO, samples_path: Path = SAMPLE_INTENTS_PATH) -> DemoRun:
+    """Run every sample, read its status back through the API and check it (what `make run` reports)."""
     samples, tenant_settings = load_samples(samples_path)
     crm_token = secrets.token_urlsafe(24)
     crm = CrmTestServer(token=crm_token).start()
@@ -233,6 +241,13 @@ def run_demo(stack: LocalStack, out: TextIO, samples_path: Path = SAMPLE_INTENTS
     for result in results:  # the outbox publishes each outcome from the outcome table's stream
         result.published = [e["detail-type"] for e in tap.events_for(result.action_intent_id)]
         check(result)
+    return DemoRun(results, crm)
+
+
+def run_demo(stack: LocalStack, out: TextIO, samples_path: Path = SAMPLE_INTENTS_PATH) -> int:
+    """Run every sample; 0 only when each ended exactly as its sample expects."""
+    run = run_samples(stack, out, samples_path)
+    results, crm = run.results, run.crm
     print("", file=out)
     print(format_results(results), file=out)
     print(

@@ -69,6 +69,12 @@ def create_demo_user(cognito: Any, user_pool_id: str, tenant: DemoTenant) -> Non
         cognito.admin_update_user_attributes(
             UserPoolId=user_pool_id, Username=tenant.user_email, UserAttributes=attributes[2:]
         )
+        return
+    # Confirmed with a password nobody knows, so that a console sign-in (SRP) is not asked for a new
+    # one; the emulator's Cognito does not check SRP passwords (docs/adr/0011).
+    cognito.admin_set_user_password(
+        UserPoolId=user_pool_id, Username=tenant.user_email, Password=_strong_password(), Permanent=True
+    )
 
 
 def id_token_for(cognito: Any, user_pool_id: str, client_id: str, username: str) -> str:

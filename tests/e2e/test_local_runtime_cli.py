@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+from pycognito import aws_srp
 
 from local_runtime import cli, runtime_state
 from local_runtime.cli import main
@@ -379,3 +380,46 @@ def test_the_served_apis_function_logs_go_to_its_file_not_its_output(served_api:
     out = served_api.stdout()
     assert out.count(f"Function logs (JSON) and metrics (EMF) go to {log}.") == 1
     assert _no_function_log_lines(out), out
+
+
+@pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")  # inside pycognito
+def test_the_served_api_hosts_the_console_and_a_demo_user_signs_in_with_srp(served_api: Served) -> None:
+    api_url = served_api.wait_until("ready")["api_url"]
+    page = requests.get(f"{api_url}/console/", timeout=10)
+    config = requests.get(f"{api_url}/console/config.json", timeout=10).json()
+    srp = aws_srp.AWSSRP(
+        username="ops@acme.example",
+        password="any",
+        pool_id=config["user_pool_id"],
+        client_id=config["client_id"],
+        client=object(),
+    )
+
+    def idp(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        target = f"AWSCognitoIdentityProviderService.{operation}"
+        reply = requests.post(
+            config["cognito_endpoint"], json=body, headers={"X-Amz-Target": target}, timeout=10
+        )
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
+    challenge = idp(
+        "InitiateAuth",
+        {
+            "AuthFlow": "USER_SRP_AUTH",
+            "ClientId": config["client_id"],
+            "AuthParameters": srp.get_auth_params(),
+        },
+    )
+    answer = srp.process_challenge(challenge["ChallengeParameters"], {"USERNAME": "ops@acme.example"})
+    signed_in = idp(
+        "RespondToAuthChallenge",
+        {"ChallengeName": "PASSWORD_VERIFIER", "ClientId": config["client_id"], "ChallengeResponses": answer},
+    )
+
+    assert page.status_code == 200
+    assert config["api_base_url"] == api_url
+    assert f"Operator console: {api_url}/console/" in served_api.stdout()
+    assert challenge["ChallengeName"] == "PASSWORD_VERIFIER"
+    # Not NEW_PASSWORD_REQUIRED: the demo users are confirmed, the page gets its tokens.
+    assert "IdToken" in signed_in["AuthenticationResult"], signed_in
