@@ -43,9 +43,13 @@ def live_alias_arn(function: str) -> str:
 
 
 class OpenModel(pydantic.BaseModel):
-    """An envelope owned by another system (EventBridge): extra fields are tolerated, not trusted."""
+    """An envelope owned by another system (EventBridge): extra fields are tolerated, not trusted.
 
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    ``defer_build`` (as FrozenModel): the validator is built on first use or by SnapStart's priming hook,
+    not at import.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class StepModel(pydantic.BaseModel):
@@ -56,7 +60,7 @@ class StepModel(pydantic.BaseModel):
     so it can change nothing. A field this code knows still fails validation when it is malformed.
     """
 
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class ActionApprovedDetail(OpenModel):
