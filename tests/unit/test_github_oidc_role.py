@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from cfnlint.api import lint
 
-from local_runtime.template import PROJECT_ROOT, load_raw_template
+from local_runtime.template import PROJECT_ROOT, load_project_template, load_raw_template
+from tests.unit.test_deploy_rehearsal import _filled
+from tests.unit.test_samconfig import ENVIRONMENTS
 
 PATH = PROJECT_ROOT / "deploy" / "github-oidc-role.yaml"
 
@@ -73,5 +75,58 @@ def test_the_service_role_is_for_cloudformation_in_this_account_and_the_stacks_r
             "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${TargetStackName}-*"
         }
     attach = next(s for s in iam if "iam:AttachRolePolicy" in s["Action"])
-    assert len(attach["Condition"]["ArnEquals"]["iam:PolicyARN"]) == 3
+    assert len(attach["Condition"]["ArnEquals"]["iam:PolicyARN"]) == 4
     assert not [s for s in statements if "*" in _listed(s["Action"]) or s["Effect"] != "Allow"]
+
+
+# The IAM service prefix of each resource type the application's stack creates (the translated template).
+SERVICE_OF_TYPE = {
+    "ApiGateway": "apigateway", "CloudWatch": "cloudwatch", "CodeDeploy": "codedeploy",
+    "Cognito": "cognito-idp", "DynamoDB": "dynamodb", "Events": "events", "IAM": "iam", "Lambda": "lambda",
+    "Logs": "logs", "S3": "s3", "SNS": "sns", "SQS": "sqs", "SecretsManager": "secretsmanager",
+    "StepFunctions": "states",
+}  # fmt: skip
+NEEDS_NO_PERMISSION = {"AWS::CloudFormation::WaitConditionHandle"}
+
+
+@pytest.fixture(scope="module", params=sorted(ENVIRONMENTS))
+def application(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The application stack's resources as the SAM translator expands them for one samconfig environment."""
+    return dict(load_project_template(parameter_overrides=_filled(request.param)).resources)
+
+
+def test_the_service_role_may_create_every_kind_of_resource_the_stack_has(
+    resources: dict[str, Any], application: dict[str, Any]
+) -> None:
+    granted = {
+        a.split(":")[0]
+        for s in _statements(resources["CloudFormationExecutionRole"])
+        for a in _listed(s["Action"])
+    }
+    types = {r["Type"] for r in application.values()} - NEEDS_NO_PERMISSION
+    unknown = sorted(t for t in types if t.split("::")[1] not in SERVICE_OF_TYPE)
+    assert not unknown, (
+        f"new resource types: add their IAM service to SERVICE_OF_TYPE and the role: {unknown}"
+    )
+    missing = sorted(t for t in types if SERVICE_OF_TYPE[t.split("::")[1]] not in granted)
+    assert not missing, f"the CloudFormation service role cannot create {missing}"
+
+
+def test_the_service_role_may_attach_every_managed_policy_the_stack_attaches(
+    resources: dict[str, Any], application: dict[str, Any]
+) -> None:
+    statements = _statements(resources["CloudFormationExecutionRole"])
+    attach = next(s for s in statements if "iam:AttachRolePolicy" in _listed(s["Action"]))
+    allowed = {
+        arn["Fn::Sub"].replace("${AWS::Partition}", "aws")
+        for arn in attach["Condition"]["ArnEquals"]["iam:PolicyARN"]
+    }
+    attached = {
+        (arn["Fn::Sub"].replace("${AWS::Partition}", "aws") if isinstance(arn, dict) else arn)
+        for r in application.values()
+        if r["Type"] == "AWS::IAM::Role"
+        for arn in r["Properties"].get("ManagedPolicyArns", [])
+    }
+    assert attached <= allowed, (
+        f"managed policies the service role may not attach: {sorted(attached - allowed)}"
+    )
