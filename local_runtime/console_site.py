@@ -31,7 +31,7 @@ _SIGN_IN_CALLS = {"InitiateAuth": "initiate_auth", "RespondToAuthChallenge": "re
 _USER_AUTH_FLOWS = frozenset({"USER_SRP_AUTH", "REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"})
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json"}
 # The console runs only its own scripts and styles and talks only to its origin (the local API and the
-# Cognito pass-through); docs/console.md shows the deployed policy, which adds the API and Cognito.
+# Cognito pass-through); README "Operator console" shows the deployed policy, which adds the API and Cognito.
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
