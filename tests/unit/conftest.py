@@ -1,4 +1,5 @@
-"""The unit tier's guard: a test here never starts the emulator, opens a socket or sends an AWS SDK request.
+"""The unit tier's guard: a test here never starts the emulator, opens a socket, sends an AWS SDK request or
+starts a child process (which would escape the guard).
 
 Every such attempt raises `UnitTierViolation` (a BaseException, so code under test that catches `Exception`
 cannot swallow it) and is recorded; a test with a recorded attempt fails at teardown even if the raise was
@@ -9,6 +10,7 @@ sits where a request would leave the process (`BaseClient._make_request`), not a
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,6 +70,8 @@ def unit_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[UnitGuard]:
     for name in ("bind", "connect", "connect_ex", "sendto"):
         monkeypatch.setattr(socket.socket, name, guard.refuse(f"socket.{name}"))
     monkeypatch.setattr(BaseClient, "_make_request", guard.refuse("an AWS SDK request"))
+    # A child process would escape every patch here (and a fresh interpreter is not seconds).
+    monkeypatch.setattr(subprocess.Popen, "__init__", guard.refuse("a child process"))
     emulator = sys.modules.get("local_runtime.emulator")  # not imported here: moto would slow every start-up
     if emulator is not None:  # a test that imports it inside its body still meets the socket guard (bind)
         monkeypatch.setattr(emulator.LocalEmulator, "__init__", guard.refuse("LocalEmulator()"))

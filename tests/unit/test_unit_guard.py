@@ -4,6 +4,8 @@ test that swallows the refusal still fails), while a botocore Stubber, which ans
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import cast
 
@@ -33,6 +35,13 @@ def test_a_udp_datagram_and_a_listening_socket_are_refused(unit_guard: UnitGuard
         with pytest.raises(UnitTierViolation):
             sock.bind(("127.0.0.1", 0))
     assert unit_guard.violations == ["socket.sendto", "socket.bind"]
+    unit_guard.violations.clear()
+
+
+def test_a_child_process_is_refused(unit_guard: UnitGuard) -> None:
+    with pytest.raises(UnitTierViolation, match="child process"):
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert unit_guard.violations == ["a child process"]
     unit_guard.violations.clear()
 
 
