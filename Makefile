@@ -22,7 +22,7 @@ ACTIONLINT := $(ACTIONLINT_VENV)/bin/actionlint
 # `sam build` without a container needs python3.13 on PATH: the dev venv provides it.
 SAM_ENV := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: help python-check venv run up api test pytest lint format build deploy bench clean
+.PHONY: help python-check venv run up api test unit pytest lint format build deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ api: $(VENV)/.installed ## serve the status API and the operator console (/conso
 	$(BIN)/exec-local api --demo $(if $(PORT),--port "$(PORT)") $(if $(ORIGIN),--allowed-origin "$(ORIGIN)")
 
 test: lint pytest ## everything CI runs: lint, template checks, all tests
+
+unit: $(VENV)/.installed ## the pure tier in seconds: tests/unit (its conftest refuses the emulator, sockets, AWS calls)
+	$(BIN)/pytest tests/unit -q
 
 pytest: $(VENV)/.installed ## all tests with the branch coverage gate (pyproject's [tool.coverage])
 	$(BIN)/pytest --cov --cov-report=term

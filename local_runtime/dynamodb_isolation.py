@@ -12,7 +12,7 @@ items one by one and, on a failed condition, restores the snapshot. That has two
   runtime instead keeps an undo log of just the items the transaction names, lets moto apply it without
   copying any table, and on cancellation puts those items (and the table's stream) back as they were.
 
-Both wrap private moto methods and state, so moto is pinned and tests/integration/test_lambda_routing.py
+Both wrap private moto methods and state, so moto is pinned and tests/local_runtime/test_lambda_routing.py
 checks the hooks are in place and still behave.
 """
 

@@ -2,7 +2,7 @@
 
 moto only runs Lambda code in Docker; without it, invoke echoes the payload. This module replaces the
 single method moto uses to run code (`LambdaFunction._invoke_lambda`, private: moto is pinned and
-`tests/integration/test_lambda_routing.py` fails loudly if the hook stops working) with a router that
+`tests/local_runtime/test_lambda_routing.py` fails loudly if the hook stops working) with a router that
 imports each function's handler once ("cold start") with that function's environment from the template,
 then calls it for every invocation, the way a warm Lambda container would.
 

@@ -1,7 +1,7 @@
 """Scales the waits between Step Functions retries in the emulator, so fault tests run in seconds.
 
 moto's ASL interpreter sleeps the full ``IntervalSeconds`` (with backoff) between retries, in
-``retrier_decl`` (a private module: moto is pinned and tests/integration/test_lambda_routing.py checks
+``retrier_decl`` (a private module: moto is pinned and tests/local_runtime/test_lambda_routing.py checks
 this hook). The real definition is executed unchanged; only the clock the interpreter waits on is faster.
 Task and execution timeouts are not scaled.
 """

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from local_runtime.emulator import LocalEmulator, LocalStack
-from local_runtime.eventbridge import wait_for_deliveries
-from local_runtime.project import deploy_project
+if TYPE_CHECKING:  # imported where used: the unit tier's start-up must not pay for moto
+    from local_runtime.emulator import LocalEmulator, LocalStack
 
 # The real ASL runs unchanged; only the waits between its retries are shortened (seconds → tens of ms).
 RETRY_WAIT_SCALE = 0.02
@@ -16,6 +16,8 @@ RETRY_WAIT_SCALE = 0.02
 
 @pytest.fixture(scope="session")
 def local_emulator() -> Iterator[LocalEmulator]:
+    from local_runtime.emulator import LocalEmulator
+
     with LocalEmulator(retry_wait_scale=RETRY_WAIT_SCALE) as emulator:
         yield emulator
 
@@ -23,6 +25,8 @@ def local_emulator() -> Iterator[LocalEmulator]:
 @pytest.fixture(scope="session")
 def runtime(local_emulator: LocalEmulator) -> LocalStack:
     """The project's template.yaml deployed into the session emulator."""
+    from local_runtime.project import deploy_project
+
     return deploy_project(local_emulator)
 
 
@@ -42,6 +46,8 @@ def runtime_settled_after_test(request: pytest.FixtureRequest) -> Iterator[None]
     yield
     if "runtime" not in request.fixturenames:
         return
+    from local_runtime.eventbridge import wait_for_deliveries
+
     stack: LocalStack = request.getfixturevalue("runtime")
     for _ in range(2):  # an event can write an outcome, whose stream record publishes events
         wait_for_deliveries()

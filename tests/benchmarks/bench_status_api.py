@@ -22,7 +22,7 @@ from local_runtime.lambdas import LocalFunction
 from local_runtime.output import functions_logging_to
 from local_runtime.project import deploy_project
 from local_runtime.runtime_state import function_log_file
-from tests.integration.status_api.conftest import Records
+from tests.support.status_api import Records
 
 STATUS_CALLS = 200
 LIST_CALLS = 30  # a page of 50 costs far more in the emulator (its GSI query scans the partition)

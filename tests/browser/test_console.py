@@ -13,7 +13,7 @@ from execution_core.models import AttemptStatus, ExternalObjectRef, OutcomeStatu
 from local_runtime.identity import DemoTenant, create_demo_user, id_token_for
 from local_runtime.project import operations_for
 from tests.browser.conftest import ConsolePage, ConsoleStack
-from tests.integration.status_api.conftest import Records, _outcome
+from tests.support.status_api import Records, _outcome
 
 BACKGROUND = "return getComputedStyle(arguments[0]).backgroundColor"
 STORED = "return localStorage.length + sessionStorage.length + document.cookie.length"

@@ -23,7 +23,7 @@ from local_runtime.operations import Operations
 from local_runtime.output import router
 from local_runtime.schemas import SCHEMA_DIR, published_schemas, render
 from tests.e2e.conftest import Tenant
-from tests.unit import factories
+from tests.support import factories
 
 pytestmark = pytest.mark.emulator
 

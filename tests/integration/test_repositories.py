@@ -47,8 +47,8 @@ from execution_core.repositories import (
     transact_write,
 )
 from execution_core.repositories.dynamo import Item
-from tests.unit import factories
-from tests.unit.factories import NOW, uid
+from tests.support import factories
+from tests.support.factories import NOW, uid
 
 pytestmark = pytest.mark.emulator
 

@@ -17,7 +17,7 @@ from execution_core.errors import (
 )
 from execution_core.repositories import ActionIntentRepository, TenantRepository, transact_write
 from execution_core.repositories.dynamo import batch_get, from_item, pages, to_item
-from tests.unit import factories
+from tests.support import factories
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from execution_core.models import (
     TenantConfig,
     format_timestamp,
 )
-from tests.unit import factories
-from tests.unit.factories import NOW
+from tests.support import factories
+from tests.support.factories import NOW
 
 
 def test_intent_round_trips_through_json() -> None:

@@ -32,7 +32,7 @@ from execution_core.services.status import (
     parse_status_filter,
     status_from_attempt,
 )
-from tests.unit import factories
+from tests.support import factories
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 INTENT_ID = "ai-prop-1"

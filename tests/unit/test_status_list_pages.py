@@ -17,7 +17,7 @@ from execution_core.repositories.tenants import TenantRepository
 from execution_core.services.authz import Caller
 from execution_core.services.pagination import PaginationTokens
 from execution_core.services.status import StatusService
-from tests.unit import factories
+from tests.support import factories
 
 TENANT, ACCOUNT = "t-pages", "acct-pages"
 INDEX_KEY = ("pk", "started_sk")

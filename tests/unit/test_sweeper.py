@@ -19,8 +19,8 @@ from execution_core.services.reconciler import (
     Disposition,
     Reconciler,
 )
-from tests.unit import factories
-from tests.unit.factories import NOW
+from tests.support import factories
+from tests.support.factories import NOW
 
 
 @dataclass

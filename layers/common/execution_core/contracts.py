@@ -27,7 +27,7 @@ FunctionArn = Annotated[str, Field(pattern=r"^[A-Za-z0-9:_./-]{1,256}$")]
 
 
 # The alias every invoker of a function invokes: the template's Globals AutoPublishAlias (ADR 0013;
-# tests/unit/test_versions_template.py keeps the two equal).
+# tests/infrastructure/test_versions_template.py keeps the two equal).
 LIVE_ALIAS = "live"
 
 

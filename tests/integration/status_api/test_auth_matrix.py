@@ -20,7 +20,7 @@ from execution_core.models import AttemptStatus, OutcomeStatus
 from local_runtime.api_server import LocalApiServer
 from local_runtime.emulator import LocalStack
 from local_runtime.identity import id_token_for
-from tests.integration.status_api.conftest import (
+from tests.support.status_api import (
     FUNCTION,
     ORIGIN,
     ApiTenant,

@@ -23,7 +23,7 @@ from execution_core.models import (
 from execution_core.repositories.dynamo import transact_write
 from local_runtime.api_server import LocalApiServer
 from local_runtime.emulator import LocalEmulator, LocalStack
-from tests.integration.status_api.conftest import ApiTenant, Records, call, new_tenant
+from tests.support.status_api import ApiTenant, Records, call, new_tenant
 
 pytestmark = pytest.mark.emulator
 

@@ -24,7 +24,7 @@ from local_runtime.api_server import LocalApiServer, load_apis
 from local_runtime.emulator import LocalStack
 from local_runtime.lambdas import applied_environment
 from local_runtime.template import PROJECT_ROOT, load_raw_template
-from tests.integration.status_api.conftest import FUNCTION, ORIGIN, ApiTenant, Records, call
+from tests.support.status_api import FUNCTION, ORIGIN, ApiTenant, Records, call
 
 pytestmark = pytest.mark.emulator
 

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 
 from local_runtime.api_server import LocalApiServer
 from local_runtime.template import PROJECT_ROOT
-from tests.integration.status_api.conftest import ORIGIN, ApiTenant, new_tenant
+from tests.support.status_api import ORIGIN, ApiTenant, new_tenant
 
 pytestmark = pytest.mark.emulator
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from local_runtime.emulator import LocalStack
 from local_runtime.template import PROJECT_ROOT
-from tests.integration.status_api.conftest import FUNCTION, ORIGIN
+from tests.support.status_api import FUNCTION, ORIGIN
 
 pytestmark = pytest.mark.emulator
 

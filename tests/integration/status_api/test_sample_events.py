@@ -13,7 +13,7 @@ from local_runtime.emulator import LocalStack
 from local_runtime.project import operations_for
 from local_runtime.sample_world import seed_sample_world
 from local_runtime.template import PROJECT_ROOT
-from tests.integration.status_api.conftest import FUNCTION, ORIGIN
+from tests.support.status_api import FUNCTION, ORIGIN
 
 pytestmark = pytest.mark.emulator
 

@@ -14,7 +14,7 @@ from execution_core.services.pagination import PaginationTokens
 from execution_core.services.status import LIST_ROUTE
 from local_runtime.api_server import LocalApiServer
 from local_runtime.emulator import LocalEmulator, LocalStack
-from tests.integration.status_api.conftest import ORIGIN, ApiTenant, Records, call, new_tenant
+from tests.support.status_api import ORIGIN, ApiTenant, Records, call, new_tenant
 
 pytestmark = pytest.mark.emulator
 

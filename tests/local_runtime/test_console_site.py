@@ -14,7 +14,7 @@ from pycognito import aws_srp
 from local_runtime.api_server import LocalApiServer
 from local_runtime.console_site import CONSOLE_DIR
 from local_runtime.emulator import LocalStack
-from tests.integration.status_api.conftest import ApiTenant, call
+from tests.support.status_api import ApiTenant, call
 
 TARGET = "AWSCognitoIdentityProviderService."
 

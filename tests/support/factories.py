@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from execution_core.contracts import PreparedExecution, ToolCall
 from execution_core.errors import ErrorClass, ErrorCode
 from execution_core.models import (
     ActionIntent,
@@ -15,6 +16,7 @@ from execution_core.models import (
     LedgerEntry,
     Signal,
 )
+from execution_core.services.identity import idempotency_key, lease_id_for
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -158,3 +160,35 @@ def registry_entry(**overrides: Any) -> ActionTypeRegistryEntry:
     }
     data.update(overrides)
     return ActionTypeRegistryEntry.model_validate(data)
+
+
+def prepared(tool_name: str = "internal.create_task", **overrides: Any) -> PreparedExecution:
+    """A PreparedExecution whose idempotency key covers its own content (pass ``parameters`` to change
+    them; any other field in ``overrides`` replaces the built one, the key included)."""
+    parameters: dict[str, Any] = overrides.pop("parameters", {"title": "Call back"})
+    execution_id = overrides.pop(
+        "execution_id", f"arn:aws:states:us-east-1:123456789012:execution:bel:{uid('run')}"
+    )
+    ids = {
+        "tenant_id": uid("t"),
+        "account_id": "acc-1",
+        "action_intent_id": uid("ai"),
+        "action_type": "CREATE_TASK",
+    }
+    ids |= {k: overrides.pop(k) for k in list(ids) if k in overrides}
+    tool = ToolCall(tool_name=tool_name, tool_schema_version="v1", registry_version=1, parameters=parameters)
+    data: dict[str, Any] = {
+        **ids,
+        "execution_id": execution_id,
+        "lease_id": lease_id_for(execution_id),
+        "attempt_count": 1,
+        "trace_id": uid("trace"),
+        "expires_at_epoch": int((NOW + timedelta(hours=1)).timestamp()),
+        "started_at": NOW,
+        "idempotency_key": idempotency_key(
+            tool_name=tool_name, registry_version=1, parameters=parameters, **ids
+        ),
+        "tool": tool,
+        "adapter_function": "arn:aws:lambda:us-east-1:123456789012:function:bel-InternalAdapterFunction",
+    }
+    return PreparedExecution.model_validate(data | overrides)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local_runtime.template import IntrinsicContext, ProjectTemplate, condition_values, load_project_template
-from tests.unit.test_samconfig import ENVIRONMENTS, PLACEHOLDER, overrides
+from tests.support.samconfig import ENVIRONMENTS, PLACEHOLDER, filled, overrides
 
 # Physical names CloudFormation would otherwise generate; a literal one collides with a second stack.
 NAME_PROPERTIES = {
@@ -20,18 +20,10 @@ NAME_PROPERTIES = {
     "ApplicationName", "DeploymentGroupName",
 }  # fmt: skip
 ACCOUNT_GLOBAL = {"DashboardName", "BucketName", "RoleName"}  # unique across regions too
-# A placeholder that is a choice, not a name: filled with the choice an operator in its own account makes.
-CHOICES = {"ManageApiGatewayAccountRole": "true"}
 ACCOUNT_SETTING = ("ApiGatewayCloudWatchRole", "ApiGatewayAccount")
 PUSH_TO_LOGS = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 # Names unique only inside their parent resource, which has a stack-scoped name: a function's alias.
 SCOPED_NAMES = {("AWS::Lambda::Alias", "Name")}
-
-
-def _filled(environment: str) -> dict[str, str]:
-    """The environment's values, placeholders replaced as an operator would replace them."""
-    values = overrides(environment)
-    return {k: CHOICES[k] if v == PLACEHOLDER else v.replace(PLACEHOLDER, "acme") for k, v in values.items()}
 
 
 def _created(template: ProjectTemplate) -> set[str]:
@@ -43,7 +35,7 @@ def _created(template: ProjectTemplate) -> set[str]:
 
 @pytest.fixture(scope="module", params=sorted(ENVIRONMENTS))
 def translated(request: pytest.FixtureRequest) -> dict[str, Any]:
-    return dict(load_project_template(parameter_overrides=_filled(request.param)).resources)
+    return dict(load_project_template(parameter_overrides=filled(request.param)).resources)
 
 
 def test_no_physical_name_collides_across_stacks_or_regions(translated: dict[str, Any]) -> None:
@@ -100,7 +92,7 @@ def test_every_alarm_notifies_someone(translated: dict[str, Any]) -> None:
 @pytest.mark.parametrize("value", ["true", "false"])
 def test_the_account_logging_role_is_created_only_when_the_parameter_says_so(value: str) -> None:
     template = load_project_template(
-        parameter_overrides=_filled("default") | {"ManageApiGatewayAccountRole": value}
+        parameter_overrides=filled("default") | {"ManageApiGatewayAccountRole": value}
     )
     resources = template.resources
     assert [k for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::Account"] == [

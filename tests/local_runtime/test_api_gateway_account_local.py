@@ -41,7 +41,8 @@ def test_on_the_role_is_created_for_api_gateway_only(managing_stack: LocalStack)
     trust = json.loads(unquote(trust)) if isinstance(trust, str) else trust
     assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "apigateway.amazonaws.com"}]
     # No inline policy; the managed one is not attached locally (moto does not load AWS managed
-    # policies, for the functions' roles neither): tests/unit/test_deploy_rehearsal.py checks the template.
+    # policies, for the functions' roles neither): tests/infrastructure/test_deploy_rehearsal.py checks the
+    # template.
     assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
 
 

@@ -4,22 +4,12 @@ point at localhost, and their placeholders cannot deploy unreplaced (the templat
 from __future__ import annotations
 
 import re
-import shlex
-import tomllib
 from typing import Any
 
 import pytest
 
-from local_runtime.template import PROJECT_ROOT, load_raw_template
-
-ENVIRONMENTS = {"default": "dev", "staging": "staging", "prod": "prod"}
-PLACEHOLDER = "REPLACE-ME"
-
-
-def overrides(environment: str) -> dict[str, str]:
-    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text(encoding="utf-8"))
-    text = config[environment]["deploy"]["parameters"]["parameter_overrides"]
-    return dict(item.split("=", 1) for item in shlex.split(text))
+from local_runtime.template import load_raw_template
+from tests.support.samconfig import ENVIRONMENTS, PLACEHOLDER, overrides
 
 
 def accepts(parameter: dict[str, Any], value: str) -> bool:

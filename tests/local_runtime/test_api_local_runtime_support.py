@@ -9,7 +9,7 @@ import requests
 
 from local_runtime.api_server import LocalApiServer
 from local_runtime.emulator import LocalStack
-from tests.integration.status_api.conftest import FUNCTION, ORIGIN, ApiTenant, call
+from tests.support.status_api import FUNCTION, ORIGIN, ApiTenant, call
 
 pytestmark = pytest.mark.emulator
 

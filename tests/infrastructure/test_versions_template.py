@@ -4,20 +4,14 @@ alias, and the status API shifts traffic with a canary its 5XX alarm rolls back.
 
 from __future__ import annotations
 
-import io
-import json
 import re
 from typing import Any
 
 import pytest
 
-from execution_core.contracts import LIVE_ALIAS, live_alias_arn
-from execution_core.services.effects import EffectState
-from execution_core.services.reconciler import EffectResolver
+from execution_core.contracts import LIVE_ALIAS
 from local_runtime.template import load_project_template, load_raw_template, references
-from tests.unit import factories
-from tests.unit.test_deploy_rehearsal import _filled
-from tests.unit.test_samconfig import ENVIRONMENTS
+from tests.support.samconfig import ENVIRONMENTS, filled
 
 # What may name a function unqualified: its own version and alias, and metric dimensions (a FunctionName
 # dimension aggregates every version and alias, so the alarms and the dashboard see the live code).
@@ -36,7 +30,7 @@ PIPELINE = {
 
 @pytest.fixture(scope="module", params=sorted(ENVIRONMENTS))
 def translated(request: pytest.FixtureRequest) -> dict[str, Any]:
-    return dict(load_project_template(parameter_overrides=_filled(request.param)).resources)
+    return dict(load_project_template(parameter_overrides=filled(request.param)).resources)
 
 
 def _of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -206,43 +200,3 @@ def test_the_pipeline_functions_switch_all_at_once_without_codedeploy(translated
         assert "UpdatePolicy" not in translated[alias], function
     groups = _of_type(translated, "AWS::CodeDeploy::DeploymentGroup")
     assert list(groups) == ["ExecutionStatusApiFunctionDeploymentGroup"]
-
-
-@pytest.mark.parametrize(
-    ("stored", "invoked"),
-    [
-        ("arn:aws:lambda:us-east-1:1:function:crm", "arn:aws:lambda:us-east-1:1:function:crm:live"),
-        ("arn:aws:lambda:us-east-1:1:function:crm:live", "arn:aws:lambda:us-east-1:1:function:crm:live"),
-        ("arn:aws:lambda:us-east-1:1:function:crm:7", "arn:aws:lambda:us-east-1:1:function:crm:live"),
-        ("crm", "crm:live"),
-        ("crm:live", "crm:live"),
-    ],
-)
-def test_a_stored_adapter_is_invoked_through_its_live_alias(stored: str, invoked: str) -> None:
-    assert live_alias_arn(stored) == invoked
-
-
-class _RecordingLambda:
-    """A Lambda client that answers every lookup with PRESENT and remembers what it was asked to invoke."""
-
-    def __init__(self) -> None:
-        self.invoked: list[str] = []
-
-    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803 - boto3's names
-        self.invoked.append(FunctionName)
-        return {"Payload": io.BytesIO(json.dumps({"state": "PRESENT"}).encode())}
-
-
-def test_the_reconciler_asks_an_attempt_recorded_before_the_aliases_through_the_live_alias() -> None:
-    """The reconciler's role may invoke only the alias: a stored unqualified adapter ARN is qualified."""
-    client = _RecordingLambda()
-    unqualified = "arn:aws:lambda:us-east-1:123456789012:function:bel-CrmAdapterFunction"
-    attempt = factories.attempt(
-        adapter_function=unqualified,
-        idempotency_key="key-0123456789",
-        tool_name="crm.create_task",
-        action_type="CREATE_CRM_TASK",
-    )
-
-    assert EffectResolver(client).resolve(attempt) is EffectState.PRESENT
-    assert client.invoked == [f"{unqualified}:{LIVE_ALIAS}"]

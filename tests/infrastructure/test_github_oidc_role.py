@@ -9,8 +9,7 @@ import pytest
 from cfnlint.api import lint
 
 from local_runtime.template import PROJECT_ROOT, load_project_template, load_raw_template
-from tests.unit.test_deploy_rehearsal import _filled
-from tests.unit.test_samconfig import ENVIRONMENTS
+from tests.support.samconfig import ENVIRONMENTS, filled
 
 PATH = PROJECT_ROOT / "deploy" / "github-oidc-role.yaml"
 
@@ -92,7 +91,7 @@ NEEDS_NO_PERMISSION = {"AWS::CloudFormation::WaitConditionHandle"}
 @pytest.fixture(scope="module", params=sorted(ENVIRONMENTS))
 def application(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The application stack's resources as the SAM translator expands them for one samconfig environment."""
-    return dict(load_project_template(parameter_overrides=_filled(request.param)).resources)
+    return dict(load_project_template(parameter_overrides=filled(request.param)).resources)
 
 
 def test_the_service_role_may_create_every_kind_of_resource_the_stack_has(
