@@ -7,7 +7,10 @@ one file to re-check, and tests/local_runtime/test_moto_hooks.py has one guard p
 naming the hook, when the pinned moto no longer has what the hook relies on. The behaviour the hooks plug in
 stays with the module that owns it (lambdas, dynamodb_isolation, eventbridge, stepfunctions_timing, metering).
 
-Each hook takes the runtime's replacement and returns what it replaced, so a wrapper can call through.
+A hook that patches takes the runtime's replacement (or a wrapper of the original) and returns what it
+replaced, so a wrapper can call through; the others read or write moto's in-process state where the runtime
+acts from inside moto's own threads (an EventBridge delivery, the Step Functions worker, a transaction).
+Outside this module the runtime talks to moto only through the AWS APIs and moto's documented config API.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.responses import get_backend
 from moto.utilities.arns import parse_arn
+from moto.utilities.utils import load_resource
+
+COGNITO_SIGNING_KEY_ID = "dummy"  # the kid of every ID token moto's Cognito issues
 
 _Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
@@ -199,6 +205,14 @@ def wrap_server_app[M](server: ThreadedMotoServer, middleware: Callable[[Any], M
     wrapped = middleware(wsgi_server.app)
     wsgi_server.app = wrapped  # type: ignore[assignment]  # the middleware is a WSGI app too
     return wrapped
+
+
+def cognito_signing_jwk() -> dict[str, Any]:
+    """The private JWK moto's Cognito signs every ID token with (``cognitoidp/resources/jwks-private.json``,
+    kid "dummy"), which the status API auth tests use to forge tokens that fail exactly one check. If moto
+    moves it or signs otherwise, those tests cannot build their tokens."""
+    jwk: dict[str, Any] = load_resource("cognitoidp/resources/jwks-private.json")
+    return jwk
 
 
 def stop_server(server: ThreadedMotoServer, ready_timeout: float = 10.0) -> None:

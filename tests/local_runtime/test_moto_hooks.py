@@ -189,6 +189,21 @@ def test_the_request_meter_wraps_the_running_server(local_emulator: LocalEmulato
     assert local_emulator.meter.snapshot()["sqs"] == before + 1
 
 
+# ---------------------------------------------------------------- cognito_signing_jwk (status API auth tests)
+def test_moto_cognito_still_signs_with_the_key_the_auth_tests_forge_with() -> None:
+    from moto.cognitoidp.models import CognitoIdpUserPool
+
+    jwk = moto_hooks.cognito_signing_jwk()
+    assert (jwk.get("kid"), jwk.get("alg"), "d" in jwk) == (
+        moto_hooks.COGNITO_SIGNING_KEY_ID,
+        "RS256",
+        True,
+    ), "moto_hooks.cognito_signing_jwk: moto's Cognito signing key moved or changed"
+    assert "jwks-private.json" in inspect.getsource(CognitoIdpUserPool.__init__), (
+        "moto_hooks.cognito_signing_jwk: moto's Cognito no longer signs with jwks-private.json"
+    )
+
+
 def test_moto_server_still_has_what_an_interrupted_stop_waits_on() -> None:
     """LocalEmulator.stop() reads ThreadedMotoServer's private _thread, _server_ready_event and _server, so
     that a start interrupted while moto's thread was binding does not hang the stop."""
