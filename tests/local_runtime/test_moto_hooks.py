@@ -7,6 +7,7 @@ instead of the runtime silently echoing payloads, losing events or waiting out e
 from __future__ import annotations
 
 import inspect
+import re
 import time
 from typing import Any
 
@@ -15,8 +16,8 @@ import moto.dynamodb.models as moto_dynamodb
 import pytest
 from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import StreamShard
-from moto.events.models import EventsBackend, Rule
+from moto.dynamodb.models.table import StreamShard, Table
+from moto.events.models import EventPattern, EventsBackend, Rule
 from moto.server import ThreadedMotoServer
 from moto.sqs.models import SQSBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -46,12 +47,30 @@ def test_replace_lambda_invoke_is_in_place(local_emulator: LocalEmulator) -> Non
     )
 
 
+@pytest.mark.parametrize("attribute", ["function_name", "version", "function_arn"])
+def test_a_lambda_function_still_has_what_the_router_reads(attribute: str) -> None:
+    source = inspect.getsource(LambdaFunction.__init__)
+    assert re.search(rf"self\.{attribute}\b(: [^=]+)? =", source), (
+        f"moto_hooks.replace_lambda_invoke: the router reads LambdaFunction.{attribute}, which moto dropped"
+    )
+
+
 # ---------------------------------------------------------------- wrap_rule_delivery (eventbridge.py)
 def test_eventbridge_delivers_to_a_state_machine_target() -> None:
     """The EventBridge → Step Functions hook relies on a private moto method: fail loudly if it moved."""
     params = list(inspect.signature(Rule.send_to_targets).parameters)
     assert params[:2] == ["self", "original_event"]
     assert "transform_input" in params, "moto_hooks.wrap_rule_delivery: send_to_targets lost transform_input"
+
+
+@pytest.mark.parametrize("attribute", ["event_pattern", "scheduled_expression", "targets"])
+def test_a_rule_still_has_what_the_delivery_wrapper_reads(attribute: str) -> None:
+    assert f"self.{attribute} =" in inspect.getsource(Rule.__init__), (
+        f"moto_hooks.wrap_rule_delivery: eventbridge's wrapper reads Rule.{attribute}, which moto dropped"
+    )
+    assert _params(EventPattern.matches_event)[:2] == ["self", "event"], (
+        "moto_hooks.wrap_rule_delivery: EventPattern.matches_event changed"
+    )
 
 
 # ---------------------------------------- wrap_execution_terminated, execution_status_detail (eventbridge.py)
@@ -123,6 +142,16 @@ def test_every_wrapped_dynamodb_write_still_exists() -> None:
     inner: Any = inspect.unwrap(DynamoDBBackend.transact_write_items)
     assert _params(inner)[:2] == ["self", "transact_items"], (
         "moto_hooks.wrap_dynamodb_write: moto changed DynamoDBBackend.transact_write_items"
+    )
+
+
+@pytest.mark.parametrize("attribute", ["hash_key_attr", "range_key_attr", "items", "stream_shard"])
+def test_a_table_still_has_what_the_undo_log_reads(attribute: str) -> None:
+    assert f"self.{attribute}" in inspect.getsource(Table.__init__), (
+        f"moto_hooks.restore_table_item / dynamodb_isolation: moto's Table no longer sets .{attribute}"
+    )
+    assert "self.tables" in inspect.getsource(DynamoDBBackend.__init__), (
+        "dynamodb_isolation: DynamoDBBackend no longer keeps its tables in .tables"
     )
 
 
