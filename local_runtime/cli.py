@@ -323,7 +323,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from execution_core.contracts import live_alias_arn
     from local_runtime import eventbridge
     from local_runtime.project import operations_for
-    from local_runtime.sample_world import seed_sample_world
+    from local_runtime.sample_world import connect_sample_crm, seed_sample_world
 
     event_path = Path(args.event)
     try:
@@ -336,6 +336,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             known = ", ".join(sorted(stack.functions))
             raise CliError(f"unknown function {args.function!r}; the template has: {known}")
         seed_sample_world(operations_for(stack))
+        resources.callback(connect_sample_crm(operations_for(stack)).stop)  # the CRM adapter's samples
         stack.wait_for_streams()  # the sample world's own records are published before the event runs
         # Through the live alias, as every invoker in the template does (ADR 0013).
         response = stack.client("lambda").invoke(

@@ -12,8 +12,9 @@ items one by one and, on a failed condition, restores the snapshot. That has two
   runtime instead keeps an undo log of just the items the transaction names, lets moto apply it without
   copying any table, and on cancellation puts those items (and the table's stream) back as they were.
 
-Both wrap private moto methods and state, so moto is pinned and tests/local_runtime/test_lambda_routing.py
-checks the hooks are in place and still behave.
+Both wrap private moto methods and state, so moto is pinned; the patches are in local_runtime/moto_hooks.py
+(``set_dynamodb_copy``, ``wrap_dynamodb_write``) and tests/local_runtime/test_moto_hooks.py checks they are
+in place and still behave. The undo log itself reads moto's Table state (``items``, ``stream_shard``).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import moto.dynamodb.models as moto_dynamodb
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamShard, Table
 
-_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+from local_runtime import moto_hooks
+
 _lock = threading.RLock()
 _installed = False
 
@@ -87,18 +88,9 @@ def _touched(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> 
 
 def _undo(before: list[_Before], streams: list[tuple[StreamShard, int]]) -> None:
     for entry in reversed(before):
-        items = entry.table.items
-        if entry.range_key is not None:
-            if entry.item is None:
-                items.get(entry.hash_key, {}).pop(entry.range_key, None)
-            else:
-                items[entry.hash_key][entry.range_key] = entry.item
-        elif entry.item is None:
-            items.pop(entry.hash_key, None)
-        else:
-            items[entry.hash_key] = entry.item  # type: ignore[assignment]
+        moto_hooks.restore_table_item(entry.table, entry.hash_key, entry.range_key, entry.item)
     for shard, length in streams:
-        del shard.items[length:]  # a cancelled transaction leaves no stream record
+        moto_hooks.truncate_stream(shard, length)  # a cancelled transaction leaves no stream record
 
 
 def _with_undo_log(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -108,7 +100,7 @@ def _with_undo_log(method: Callable[..., Any]) -> Callable[..., Any]:
         if before is None:
             return method(self, transact_items)
         streams = {id(b.table): b.table.stream_shard for b in before if b.table.stream_shard is not None}
-        marks = [(shard, len(shard.items)) for shard in streams.values() if shard is not None]
+        marks = [(shard, moto_hooks.stream_length(shard)) for shard in streams.values() if shard is not None]
         try:
             return method(self, transact_items)
         except Exception:
@@ -123,17 +115,18 @@ def install() -> None:
     global _installed  # noqa: PLW0603 - one hook per process
     if _installed:
         return
-    setattr(moto_dynamodb, "copy", _TablesNotCopied())  # noqa: B010 - a private module attribute
-    DynamoDBBackend.transact_write_items = _with_undo_log(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
-    for name in _WRITES:
-        setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+    moto_hooks.set_dynamodb_copy(_TablesNotCopied())
+    moto_hooks.wrap_dynamodb_write("transact_write_items", _with_undo_log)
+    for name in moto_hooks.DYNAMODB_WRITES:
+        moto_hooks.wrap_dynamodb_write(name, _serialized)
     _installed = True
 
 
 def installed() -> bool:
     serialized = all(
-        getattr(getattr(DynamoDBBackend, name), "__serialized_by_local_runtime__", False) for name in _WRITES
+        getattr(moto_hooks.dynamodb_write(name), "__serialized_by_local_runtime__", False)
+        for name in moto_hooks.DYNAMODB_WRITES
     )
-    inner = getattr(DynamoDBBackend.transact_write_items, "__wrapped__", None)
+    inner = getattr(moto_hooks.dynamodb_write("transact_write_items"), "__wrapped__", None)
     undo_logged = getattr(inner, "__undo_logged_by_local_runtime__", False)
-    return serialized and undo_logged and isinstance(getattr(moto_dynamodb, "copy", None), _TablesNotCopied)
+    return serialized and undo_logged and isinstance(moto_hooks.dynamodb_copy(), _TablesNotCopied)

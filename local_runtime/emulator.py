@@ -26,7 +26,7 @@ import requests
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from local_runtime import dynamodb_isolation, eventbridge, sdk_events, stepfunctions_timing
+from local_runtime import dynamodb_isolation, eventbridge, moto_hooks, sdk_events, stepfunctions_timing
 from local_runtime.lambdas import InProcessLambdaRouter, LocalFunction
 from local_runtime.metering import HARNESS_USER_AGENT, RequestMeter
 from local_runtime.streams import StreamMapping, StreamPoller
@@ -105,10 +105,7 @@ class LocalEmulator:
         dynamodb_isolation.install()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
-        wsgi_server = self._server._server
-        if wsgi_server is not None:
-            self.meter = RequestMeter(wsgi_server.app)
-            wsgi_server.app = self.meter
+        self.meter = moto_hooks.wrap_server_app(self._server, RequestMeter)
         response = requests.post(
             f"{self.endpoint_url}/moto-api/config",
             json={"stepfunctions": {"execute_state_machine": True}},
@@ -126,11 +123,8 @@ class LocalEmulator:
                 InProcessLambdaRouter.unregister(function.function_name)
         if self._server is not None:
             server, self._server = self._server, None
-            if server._thread is not None:
-                # Interrupted while moto's thread was still binding: stop() would wait for it forever.
-                server._server_ready_event.wait(10)
-            if server._server is not None:
-                server.stop()
+            # Safe when interrupted while moto's thread was still binding (stop() would wait forever).
+            moto_hooks.stop_server(server)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -2,12 +2,14 @@
 Step Functions' own status-change events, and scheduled rules.
 
 * moto's EventBridge delivers to SQS, log groups and buses but raises NotImplementedError for a Step
-  Functions or Lambda target. This wraps the rule's (private, hence pinned and tested) ``send_to_targets``:
+  Functions or Lambda target. This wraps the rule's (private, hence pinned and guarded) ``send_to_targets``
+  (through ``moto_hooks.wrap_rule_delivery``):
   those targets are delivered asynchronously, as EventBridge does, with the target's RetryPolicy and, once
   it is exhausted, its DeadLetterConfig (an SQS message holding the event, with the attributes EventBridge
   sets). Other targets go to moto.
 * Step Functions publishes an "Execution Status Change" event on the default bus when an execution ends;
-  moto does not. The worker's ``terminated`` callback (private, pinned, tested) is wrapped to publish it.
+  moto does not. The worker's ``terminated`` callback (private, pinned, guarded) is wrapped to publish it
+  (``moto_hooks.wrap_execution_terminated``; the guards are in tests/local_runtime/test_moto_hooks.py).
 * Scheduled rules never fire in moto: ``Schedules`` keeps them, and the runtime fires them on demand
   (tests, ``execctl``) or on a timer (``exec-local up``).
 
@@ -27,11 +29,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.events.models import Rule, events_backends
+from moto.events.models import Rule
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-from moto.stepfunctions.responses import get_backend
 from moto.utilities.arns import parse_arn
 
+from local_runtime import moto_hooks
 from local_runtime.lambdas import InProcessLambdaRouter
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -91,11 +93,9 @@ def _execution_input(target: dict[str, Any], event: dict[str, Any]) -> str:
 
 
 def _start_execution(target: dict[str, Any], event: dict[str, Any]) -> None:
-    arn = parse_arn(target["Arn"])
-    backend = get_backend(arn.account, arn.region)  # the executing backend when execution is enabled
     # EventBridge names executions itself; names must be unique per state machine.
     name = f"{event.get('id', 'event')}-{uuid.uuid4().hex[:8]}"[:80]
-    backend.start_execution(target["Arn"], name=name, execution_input=_execution_input(target, event))
+    moto_hooks.start_execution(target["Arn"], name, _execution_input(target, event))
 
 
 def _invoke_function(target: dict[str, Any], event: dict[str, Any]) -> None:
@@ -137,28 +137,26 @@ def _deliver(target: dict[str, Any], event: dict[str, Any], rule_arn: str) -> No
 def _send_dead_letter(
     queue_arn: str, event: dict[str, Any], rule_arn: str, target_arn: str, error: DeliveryError
 ) -> None:
-    from moto.sqs.models import sqs_backends
-
-    arn = parse_arn(queue_arn)
-    queue = sqs_backends[arn.account][arn.region].get_queue(arn.resource_id)
     attributes = {
         "RULE_ARN": rule_arn,
         "TARGET_ARN": target_arn,
         "ERROR_CODE": error.code,
         "ERROR_MESSAGE": str(error)[:256],
     }
-    sqs_backends[arn.account][arn.region].send_message(
-        queue.name,
-        json.dumps(event, default=str),
-        message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
-    )
+    moto_hooks.send_sqs_message(queue_arn, json.dumps(event, default=str), attributes)
 
 
 def install() -> None:
     global _installed  # noqa: PLW0603 - one hook per process
     if _installed:
         return
-    original: Callable[..., None] = Rule.send_to_targets
+    moto_hooks.wrap_rule_delivery(_delivering_our_targets)
+    moto_hooks.wrap_execution_terminated(_publishing_status_change)
+    _installed = True
+
+
+def _delivering_our_targets(original: Callable[..., None]) -> Callable[..., None]:
+    """moto's delivery for SQS, log group and bus targets; ours, asynchronously, for the rest."""
 
     def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
         # A scheduled rule has no pattern (moto reads that as "match everything"): events never reach it.
@@ -179,36 +177,22 @@ def install() -> None:
             delivery.start()
             _deliveries.append(delivery)
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
-    _install_status_events()
-    _installed = True
+    return send_to_targets
 
 
-def _install_status_events() -> None:
-    original: Callable[[BaseExecutionWorkerCommunication], None] = BaseExecutionWorkerCommunication.terminated
+def _publishing_status_change(
+    original: Callable[[BaseExecutionWorkerCommunication], None],
+) -> Callable[[BaseExecutionWorkerCommunication], None]:
+    """moto's end-of-execution callback, then the status-change event Step Functions would publish."""
 
     def terminated(self: BaseExecutionWorkerCommunication) -> None:
         original(self)
-        execution = self.execution
-        status = execution.exec_status.value if execution.exec_status else "UNKNOWN"
-        if status not in _TERMINAL or _status_events_paused.is_set():
+        account, region, detail = moto_hooks.execution_status_detail(self)
+        if detail["status"] not in _TERMINAL or _status_events_paused.is_set():
             return
-        detail = {
-            "executionArn": execution.exec_arn,
-            "stateMachineArn": execution.state_machine.arn,
-            "name": execution.name,
-            "status": status,
-            "startDate": int(execution.start_date.timestamp() * 1000),
-            "stopDate": int((execution.stop_date or datetime.now(UTC)).timestamp() * 1000),
-            "input": execution.input_data
-            if isinstance(execution.input_data, str)
-            else json.dumps(execution.input_data),
-            "output": json.dumps(execution.output) if execution.output is not None else None,
-            "error": getattr(execution, "error", None),
-            "cause": getattr(execution, "cause", None),
-        }
-        backend = events_backends[execution.account_id][execution.region_name]
-        backend.put_events(
+        moto_hooks.put_events(
+            account,
+            region,
             [
                 {
                     "Source": "aws.states",
@@ -216,10 +200,10 @@ def _install_status_events() -> None:
                     "Detail": json.dumps(detail),
                     "EventBusName": "default",
                 }
-            ]
+            ],
         )
 
-    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+    return terminated
 
 
 def wait_for_deliveries(timeout: float = 10.0) -> None:

@@ -1,8 +1,8 @@
 """In-process Lambda: runs the project's real handlers when anything invokes a function on the emulator.
 
 moto only runs Lambda code in Docker; without it, invoke echoes the payload. This module replaces the
-single method moto uses to run code (`LambdaFunction._invoke_lambda`, private: moto is pinned and
-`tests/local_runtime/test_lambda_routing.py` fails loudly if the hook stops working) with a router that
+single method moto uses to run code (`LambdaFunction._invoke_lambda`, private: moto is pinned, the hook is
+`moto_hooks.replace_lambda_invoke` and `tests/local_runtime/test_moto_hooks.py` guards it) with a router that
 imports each function's handler once ("cold start") with that function's environment from the template,
 then calls it for every invocation, the way a warm Lambda container would.
 
@@ -33,7 +33,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from local_runtime import sdk_events
+from local_runtime import moto_hooks, sdk_events
 from local_runtime.output import router
 
 _ENVIRON_LOCK = threading.RLock()
@@ -246,7 +246,6 @@ class InProcessLambdaRouter:
     def install(cls) -> None:
         if cls._installed:
             return
-        cls._original = LambdaFunction._invoke_lambda
         router = cls
 
         def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
@@ -261,7 +260,7 @@ class InProcessLambdaRouter:
             body, errored = target.invoke(payload, version=str(self.version), invoked_arn=self.function_arn)
             return body, errored, ""
 
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        cls._original = moto_hooks.replace_lambda_invoke(_invoke_lambda)
         cls._installed = True
 
     @classmethod

@@ -3,11 +3,14 @@
 Local invoke starts a fresh embedded runtime each time, so before a sample event runs, this seeds the
 registry, the demo tenants, and a few intents with RUNNING attempts whose lease ids are the ones the
 recorder samples carry (leases derive from the execution ARN, see execution_core.services.identity).
+``connect_sample_crm`` adds a local CRM test server every demo account is connected to, for the CRM
+adapter's samples.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +22,7 @@ from execution_core.models.intent import ActionIntent, ActionTarget, ApprovalSou
 from execution_core.services.artifacts import artifact_key
 from execution_core.services.identity import internal_object_id, lease_id_for
 from execution_core.services.prepare import lease_claim, prepared_execution, started_entry
+from local_runtime.crm_server import CrmTestServer
 from local_runtime.identity import load_demo_tenants
 from local_runtime.operations import Operations
 
@@ -75,6 +79,10 @@ SAMPLE_INTENTS = [
     SampleIntent(
         "ai-sample-aborted-0006", "tenant-acme", "acct-acme-emea", "CREATE_INTERNAL_NOTE",
         {"title": "Stopped before it wrote"}, "sample-0006", running=True,
+    ),
+    SampleIntent(
+        "ai-sample-crm-task-0007", "tenant-acme", "acct-acme-us", "CREATE_CRM_TASK",
+        {"subject": "Book the onboarding call"}, "sample-0007", running=True,
     ),
 ]  # fmt: skip
 
@@ -145,6 +153,34 @@ def seed_sample_world(ops: Operations, now: datetime | None = None) -> None:
             created_at=moment,
         )
     )
+
+
+def connect_sample_crm(ops: Operations) -> CrmTestServer:
+    """Start a local CRM test server and connect every demo account to it (the caller stops it)."""
+    token = secrets.token_urlsafe(24)
+    crm = CrmTestServer(token=token).start()
+    try:
+        for tenant in load_demo_tenants():
+            for account_id in tenant.account_ids:
+                ops.connect_crm(tenant.tenant_id, account_id, crm.base_url, token)
+    except BaseException:
+        crm.stop()
+        raise
+    return crm
+
+
+def _resolve_request(prepared: PreparedExecution) -> dict[str, Any]:
+    """What the reconciler sends a connector adapter to settle an in-doubt write (EffectResolver)."""
+    return {
+        "resolve": {
+            "tenant_id": prepared.tenant_id,
+            "account_id": prepared.account_id,
+            "action_intent_id": prepared.action_intent_id,
+            "action_type": prepared.action_type,
+            "idempotency_key": prepared.idempotency_key,
+            "tool_name": prepared.tool.tool_name,
+        }
+    }
 
 
 def _sample(intent_id: str) -> SampleIntent:
@@ -266,6 +302,13 @@ def sample_events(ops: Operations, now: datetime) -> dict[str, dict[str, Any]]:
         },
         "reconciler_sweep_dry_run.json": {"sweep": {"dry_run": True, "older_than_seconds": 0}},
         "outcome_publisher_outcome_published.json": _outcome_stream_batch(ops, recorded, note_id),
+        "crm_adapter_task_created.json": sample_prepared(
+            _sample("ai-sample-crm-task-0007"), ops, now
+        ).model_dump(mode="json"),
+        # The CRM refused this sample's credential, so nothing was reserved: the lookup settles it as absent.
+        "crm_adapter_resolve_never_reserved.json": _resolve_request(
+            sample_prepared(_sample("ai-sample-crm-auth-0003"), ops, now)
+        ),
         "internal_adapter_note_written.json": sample_prepared(
             _sample("ai-sample-adapter-0005"), ops, now
         ).model_dump(mode="json"),

@@ -1,18 +1,18 @@
 """Scales the waits between Step Functions retries in the emulator, so fault tests run in seconds.
 
 moto's ASL interpreter sleeps the full ``IntervalSeconds`` (with backoff) between retries, in
-``retrier_decl`` (a private module: moto is pinned and tests/local_runtime/test_lambda_routing.py checks
-this hook). The real definition is executed unchanged; only the clock the interpreter waits on is faster.
+``retrier_decl`` (a private module: moto is pinned, the hook is ``moto_hooks.set_retry_clock`` and
+tests/local_runtime/test_moto_hooks.py guards it). The real definition is executed unchanged; only the
+clock the interpreter waits on is faster.
 Task and execution timeouts are not scaled.
 """
 
 from __future__ import annotations
 
 import time
-from types import ModuleType
 from typing import Any
 
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from local_runtime import moto_hooks
 
 
 class ScaledTime:
@@ -31,9 +31,9 @@ class ScaledTime:
 def install(scale: float) -> None:
     if not 0 < scale <= 1:
         raise ValueError("the retry wait scale is a fraction in (0, 1]")
-    setattr(retrier_decl, "time", ScaledTime(scale))  # noqa: B010 - a private module attribute
+    moto_hooks.set_retry_clock(ScaledTime(scale))
 
 
 def current_scale() -> float:
-    clock: ModuleType | ScaledTime = getattr(retrier_decl, "time")  # noqa: B009
+    clock = moto_hooks.retry_clock()
     return clock.scale if isinstance(clock, ScaledTime) else 1.0

@@ -16,12 +16,17 @@ import pytest
 
 from local_runtime.operations import Operations
 from local_runtime.sample_world import sample_events
-from local_runtime.template import PROJECT_ROOT
+from local_runtime.template import PROJECT_ROOT, load_project_template
+
+# One fresh `exec-local invoke` process per sample event (about 25 of them): the module fixture runs them all,
+# so its first test carries their time. Bounded, but well above the suite's 300 s for one test.
+pytestmark = pytest.mark.timeout(900)
 
 EVENTS = sorted((PROJECT_ROOT / "events").glob("*.json"))
 _FUNCTION_BY_PREFIX = {
     "prepare_execution": "PrepareExecutionFunction",
     "internal_adapter": "InternalAdapterFunction",
+    "crm_adapter": "CrmAdapterFunction",
     "execution_recorder": "ExecutionRecorderFunction",
     "execution_failure_recorder": "ExecutionFailureRecorderFunction",
     "status_api": "ExecutionStatusApiFunction",
@@ -39,6 +44,13 @@ def test_every_event_file_names_a_known_function() -> None:
     assert len(EVENTS) >= 10
     for path in EVENTS:
         assert _function_for(path.stem), path.name
+
+
+def test_every_function_in_the_template_has_a_sample_event() -> None:
+    functions = set(load_project_template().resources_of_type("AWS::Lambda::Function"))
+    with_events = {_function_for(path.stem) for path in EVENTS}
+    assert functions, "the template has no functions"
+    assert functions - with_events == set(), "functions without a sample event in events/"
 
 
 def _invoke(event: Path) -> subprocess.CompletedProcess[str]:
@@ -91,6 +103,13 @@ def test_invoke_matches_the_file_name(
             assert payload["disposition"] == "RECORDED", payload
         if "batchItemFailures" in payload:
             assert payload["batchItemFailures"] == [], payload
+        if path.stem == "crm_adapter_task_created":  # one task in the local CRM, its reference returned
+            assert [(r["system"], r["object_type"]) for r in payload["external_object_refs"]] == [
+                ("CRM", "Task")
+            ], payload
+            assert payload["replayed"] is False
+        if path.stem == "crm_adapter_resolve_never_reserved":  # nothing reserved: the write never happened
+            assert payload == {"state": "ABSENT"}
 
 
 @pytest.mark.emulator

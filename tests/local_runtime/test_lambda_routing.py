@@ -1,23 +1,19 @@
 """The local runtime runs the project's real handler code when a function is invoked.
 
-This hooks a private moto method (see local_runtime/lambdas.py). If a moto upgrade breaks the hook, these
-tests fail loudly instead of the runtime silently echoing payloads back.
+This hooks a private moto method (local_runtime/moto_hooks.py, used by local_runtime/lambdas.py). If a moto
+upgrade breaks the hook, these tests (and the guards in tests/local_runtime/test_moto_hooks.py) fail loudly
+instead of the runtime silently echoing payloads back.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-import moto.dynamodb.models as moto_dynamodb
 import pytest
-from moto.awslambda.models import LambdaFunction
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from local_runtime import stepfunctions_timing
 from local_runtime.emulator import LocalEmulator, LocalStack
 from local_runtime.sdk_events import OBSERVER, FaultKind
 
@@ -36,11 +32,6 @@ def _invoke(stack: LocalStack, logical_id: str, event: dict[str, Any]) -> tuple[
         FunctionName=stack.physical_name(logical_id), Payload=json.dumps(event).encode()
     )
     return json.loads(response["Payload"].read()), response.get("FunctionError")
-
-
-def test_moto_still_has_the_hooked_method() -> None:
-    params = list(inspect.signature(LambdaFunction._invoke_lambda).parameters)
-    assert params[:2] == ["self", "event"], "moto changed LambdaFunction._invoke_lambda; re-check the hook"
 
 
 def test_invoke_runs_the_real_handler_and_returns_its_result(probe_stack: LocalStack) -> None:
@@ -131,21 +122,6 @@ def test_step_functions_sees_the_error_type_for_retry_and_catch(probe_stack: Loc
     assert outputs[1]["error"]["Error"] == "ProbeFailureError"
 
 
-def test_moto_dynamodb_writes_are_serialized(probe_stack: LocalStack) -> None:
-    """moto's transactions are not isolated; the runtime's lock must be in place (see dynamodb_isolation)."""
-    from local_runtime import dynamodb_isolation
-
-    assert dynamodb_isolation.installed()
-
-
-def test_eventbridge_delivers_to_a_state_machine_target() -> None:
-    """The EventBridge → Step Functions hook relies on a private moto method: fail loudly if it moved."""
-    from moto.events.models import Rule
-
-    params = list(inspect.signature(Rule.send_to_targets).parameters)
-    assert params[:2] == ["self", "original_event"]
-
-
 # ---------------------------------------------------------------- the SDK hooks of the crash matrix
 def test_handler_sdk_calls_are_observed_through_botocore_events(probe_stack: LocalStack) -> None:
     """The probe builds its client at import, from boto3's default session: it inherits the hooks."""
@@ -183,68 +159,3 @@ def test_a_planned_fault_hits_the_call_it_names(
     assert ("Item" in stored) is written
     again, error = _invoke(probe_stack, "FirstProbeFunction", {"id": item_id})  # a fault fires once
     assert error is None, again
-
-
-def test_moto_retries_still_wait_through_the_scaled_clock() -> None:
-    """The retry waits are shortened by replacing the clock retrier_decl sleeps on (a private module)."""
-    source = inspect.getsource(retrier_decl.RetrierDecl._eval_body)
-    assert "time.sleep(interval_seconds)" in source, "moto changed how retries wait; re-check the hook"
-    assert isinstance(retrier_decl.time, stepfunctions_timing.ScaledTime)  # type: ignore[attr-defined]
-    assert stepfunctions_timing.current_scale() < 1
-
-
-def test_a_cancelled_transaction_leaves_no_partial_write_and_no_stream_record(runtime: LocalStack) -> None:
-    """The undo log that replaces moto's whole-table snapshot puts every named item back, streams included."""
-    hooked: Any = moto_dynamodb.DynamoDBBackend.transact_write_items  # serialized(undo-logged(moto's))
-    source = inspect.getsource(hooked.__wrapped__.__wrapped__)
-    assert "copy.deepcopy(" in source, "moto changed how transactions snapshot tables; re-check the undo log"
-    ddb = runtime.client("dynamodb")
-    outcomes = runtime.physical_name("ExecutionOutcomesTable")
-    key = {"pk": {"S": f"TENANT#undo-{time.time_ns()}#ACCOUNT#a"}, "sk": {"S": "OUTCOME#x"}}
-    ddb.put_item(TableName=outcomes, Item={**key, "v": {"S": "before"}})
-    table = moto_dynamodb.dynamodb_backends["123456789012"]["us-east-1"].tables[outcomes]
-    shard = table.stream_shard
-    assert shard is not None
-    fresh = {"pk": {"S": key["pk"]["S"] + "-new"}, "sk": {"S": "OUTCOME#y"}}
-    blocker = {"pk": {"S": key["pk"]["S"] + "-blocker"}, "sk": {"S": "OUTCOME#z"}}
-    ddb.put_item(TableName=outcomes, Item=blocker)
-    records_before = len(shard.items)
-
-    with pytest.raises(ddb.exceptions.TransactionCanceledException):
-        ddb.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": outcomes, "Item": {**key, "v": {"S": "changed"}}}},
-                {"Put": {"TableName": outcomes, "Item": {**fresh, "v": {"S": "new"}}}},
-                {
-                    "ConditionCheck": {
-                        "TableName": outcomes,
-                        "Key": blocker,
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-            ]
-        )
-
-    assert ddb.get_item(TableName=outcomes, Key=key)["Item"]["v"] == {"S": "before"}
-    assert "Item" not in ddb.get_item(TableName=outcomes, Key=fresh)
-    assert len(shard.items) == records_before
-    assert moto_dynamodb.dynamodb_backends["123456789012"]["us-east-1"].tables[outcomes] is table
-
-
-def test_step_functions_still_reports_the_end_of_an_execution_through_the_hooked_callback() -> None:
-    """Status-change events are published from the worker's `terminated` callback (a private moto method)."""
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-
-    assert getattr(BaseExecutionWorkerCommunication.terminated, "__name__", "") == "terminated"
-    assert "_reflect_execution_status" in inspect.getsource(BaseExecutionWorkerCommunication)
-
-
-def test_moto_server_still_has_what_an_interrupted_stop_waits_on() -> None:
-    """LocalEmulator.stop() reads ThreadedMotoServer's private _thread, _server_ready_event and _server, so
-    that a start interrupted while moto's thread was binding does not hang the stop."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    assert server._thread is None
-    assert server._server is None
-    assert hasattr(server._server_ready_event, "wait")

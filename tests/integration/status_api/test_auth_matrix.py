@@ -14,9 +14,9 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from moto.utilities.utils import load_resource
 
 from execution_core.models import AttemptStatus, OutcomeStatus
+from local_runtime import moto_hooks
 from local_runtime.api_server import LocalApiServer
 from local_runtime.emulator import LocalStack
 from local_runtime.identity import id_token_for
@@ -39,14 +39,14 @@ NOT_FOUND = {"error": "Execution not found"}
 
 def _pool_signing_key() -> Any:
     """The private key moto's Cognito signs every ID token with (kid "dummy")."""
-    return jwt.PyJWK.from_dict(load_resource("cognitoidp/resources/jwks-private.json")).key
+    return jwt.PyJWK.from_dict(moto_hooks.cognito_signing_jwk()).key
 
 
 def _claims_of(token: str) -> dict[str, Any]:
     return dict(jwt.decode(token, options={"verify_signature": False}))
 
 
-def _sign(claims: dict[str, Any], key: Any, kid: str = "dummy") -> str:
+def _sign(claims: dict[str, Any], key: Any, kid: str = moto_hooks.COGNITO_SIGNING_KEY_ID) -> str:
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
 
