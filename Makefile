@@ -41,8 +41,10 @@ $(VENV)/.installed: pyproject.toml requirements/dev.lock | python-check
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . || \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	@# The shared package ships in a Lambda layer (layers/common is on sys.path there); do the same here.
-	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "execution-layer.pth").write_text(str(pathlib.Path("layers/common").resolve()) + "\n")'
+	@# pyproject declares execution_core (layers/common), execctl and local_runtime: the editable install makes
+	@# them importable from anywhere. Venvs made before that carry a .pth file that would hide a gap: remove it.
+	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "execution-layer.pth").unlink(missing_ok=True)'
+	cd / && $(abspath $(BIN))/python -c 'import execution_core, execctl, local_runtime'
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.lock | python-check

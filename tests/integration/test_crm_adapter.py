@@ -62,8 +62,8 @@ from execution_core.repositories import (
 )
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
+from execution_core.services.deterministic_ids import idempotency_key, lease_id_for
 from execution_core.services.effects import EffectState
-from execution_core.services.identity import idempotency_key, lease_id_for
 from execution_core.services.prepare import lease_claim, started_entry
 from execution_core.settings import load_settings
 from local_runtime.crm_server import AfterWrite, CrmTestServer

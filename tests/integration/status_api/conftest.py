@@ -32,8 +32,8 @@ from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.repositories.tenants import TenantRepository
 from local_runtime.api_server import LocalApiServer
+from local_runtime.demo_users import id_token_for
 from local_runtime.emulator import LocalStack
-from local_runtime.identity import id_token_for
 from local_runtime.intents import new_intent
 
 ORIGIN = "http://localhost:3000"  # the template's default AllowedOrigins

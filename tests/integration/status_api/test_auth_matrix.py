@@ -18,8 +18,8 @@ from moto.utilities.utils import load_resource
 
 from execution_core.models import AttemptStatus, OutcomeStatus
 from local_runtime.api_server import LocalApiServer
+from local_runtime.demo_users import id_token_for
 from local_runtime.emulator import LocalStack
-from local_runtime.identity import id_token_for
 from tests.integration.status_api.conftest import (
     FUNCTION,
     ORIGIN,
