@@ -80,10 +80,11 @@ test: lint pytest ## everything CI runs: lint, template checks, all tests
 pytest: $(VENV)/.installed ## all tests with the branch coverage gate (pyproject's [tool.coverage])
 	$(BIN)/pytest --cov --cov-report=term
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint, sam validate, checkov, actionlint
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ACTIONLINT_VENV)/.installed ## ruff, mypy, dead code (vulture), cfn-lint, sam validate, checkov, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m tools.dead_code
 	$(BIN)/cfn-lint template.yaml deploy/github-oidc-role.yaml
 	$(SAM_ENV) $(SAM) validate --lint
 	$(BIN)/python -m tools.checkov_gate --checkov $(CHECKOV_VENV)/bin/checkov

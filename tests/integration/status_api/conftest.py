@@ -24,6 +24,7 @@ from execution_core.models import (
     LedgerEventType,
     OutcomeStatus,
     PipelineStage,
+    TenantConfig,
 )
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import transact_write
@@ -62,6 +63,12 @@ class Records:
         self.outcomes = ExecutionOutcomeRepository(ddb, outputs["ExecutionOutcomesTableName"])
         self.ledger = LedgerRepository(ddb, outputs["LedgerTableName"])
         self.tenants = TenantRepository(ddb, outputs["TenantsTableName"])
+
+    def members(self, tenant_id: str, *account_ids: str) -> None:
+        """Make the accounts members of the tenant as tenants are configured: ``put_config`` (an enabled
+        config, one membership item per account; earlier members stay)."""
+        config = TenantConfig(tenant_id=tenant_id, execution_enabled=True, account_ids=list(account_ids))
+        self.tenants.put_config(config)
 
     def intent(
         self,

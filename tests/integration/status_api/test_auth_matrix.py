@@ -209,7 +209,7 @@ def test_without_an_account_claim_membership_decides(
     api: LocalApiServer, runtime: LocalStack, records: Records
 ) -> None:
     member = new_tenant(runtime, account_claim=False)
-    records.tenants.add_account(member.tenant_id, member.account_ids[0])  # only the first is a member
+    records.members(member.tenant_id, member.account_ids[0])  # only the first is a member
     records.attempt(member.tenant_id, member.account_ids[0], "ai-running", AttemptStatus.RUNNING)
     token = member.token()
     assert "custom:account_ids" not in _claims_of(token)
