@@ -71,7 +71,8 @@ def create_demo_user(cognito: Any, user_pool_id: str, tenant: DemoTenant) -> Non
         )
         return
     # Confirmed with a password nobody knows, so that a console sign-in (SRP) is not asked for a new
-    # one; the emulator's Cognito does not check SRP passwords (docs/adr/0011).
+    # one; the emulator's Cognito does not check SRP passwords
+    # (docs/adr/0011-operator-console-static-srp-sign-in.md).
     cognito.admin_set_user_password(
         UserPoolId=user_pool_id, Username=tenant.user_email, Password=_strong_password(), Permanent=True
     )
