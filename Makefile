@@ -41,8 +41,10 @@ $(VENV)/.installed: pyproject.toml requirements/dev.lock | python-check
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . || \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	@# The shared package ships in a Lambda layer (layers/common is on sys.path there); do the same here.
-	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "execution-layer.pth").write_text(str(pathlib.Path("layers/common").resolve()) + "\n")'
+	@# pyproject declares execution_core (layers/common), execctl and local_runtime: the editable install makes
+	@# them importable from anywhere. Venvs made before that carry a .pth file that would hide a gap: remove it.
+	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "execution-layer.pth").unlink(missing_ok=True)'
+	cd / && $(abspath $(BIN))/python -c 'import execution_core, execctl, local_runtime'
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.lock | python-check
@@ -81,10 +83,11 @@ unit: $(VENV)/.installed ## the pure tier in seconds: tests/unit (its conftest r
 pytest: $(VENV)/.installed ## all tests with the branch coverage gate (pyproject's [tool.coverage])
 	$(BIN)/pytest --cov --cov-report=term
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint, sam validate, checkov, actionlint
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ACTIONLINT_VENV)/.installed ## ruff, mypy, dead code (vulture), cfn-lint, sam validate, checkov, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m tools.dead_code
 	$(BIN)/cfn-lint template.yaml deploy/github-oidc-role.yaml
 	$(SAM_ENV) $(SAM) validate --lint
 	$(BIN)/python -m tools.checkov_gate --checkov $(CHECKOV_VENV)/bin/checkov

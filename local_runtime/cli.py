@@ -136,8 +136,8 @@ def running_runtime(
     parameters: Mapping[str, str] | None = None,
 ) -> Iterator[LocalStack]:
     """The emulator with the project template deployed and the demo users created; stopped on exit."""
+    from local_runtime.demo_users import create_demo_user, load_demo_tenants
     from local_runtime.emulator import LocalEmulator
-    from local_runtime.identity import create_demo_user, load_demo_tenants
     from local_runtime.project import deploy_project
 
     emulator = LocalEmulator()
@@ -154,7 +154,7 @@ def running_runtime(
 
 
 def describe_stack(stack: LocalStack) -> str:
-    from local_runtime.identity import load_demo_tenants
+    from local_runtime.demo_users import load_demo_tenants
 
     rows = [(r.logical_id, r.resource_type, r.physical_id) for r in stack.created.values()]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
@@ -203,7 +203,7 @@ def _serving_lines(claim: RuntimeClaim, function_log: Path) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from local_runtime.identity import id_token_for, load_demo_tenants
+    from local_runtime.demo_users import id_token_for, load_demo_tenants
 
     with _cleaned_up() as resources:
         claim = _claim(resources, "exec-local up --serve") if args.serve else None
@@ -257,7 +257,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         claim = _claim(resources, "exec-local api")
         from local_runtime.api_server import LocalApiServer
         from local_runtime.demo import run_demo
-        from local_runtime.identity import load_demo_tenants
+        from local_runtime.demo_users import load_demo_tenants
 
         function_log = _function_logs(resources, "api")
         stack = resources.enter_context(
@@ -353,7 +353,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from local_runtime.identity import id_token_for, load_demo_tenants
+    from local_runtime.demo_users import id_token_for, load_demo_tenants
 
     state = runtime_state.read_state()
     cognito = runtime_state.client_factory(state)("cognito-idp")

@@ -16,13 +16,13 @@ from typing import Any, TextIO
 
 import requests
 
+from execctl.operations import TERMINAL_EXECUTION_STATES, ExecutionSummary, Operations
 from local_runtime.api_server import LocalApiServer
 from local_runtime.crm_server import CrmTestServer
+from local_runtime.demo_users import create_demo_user, id_token_for, load_demo_tenants
 from local_runtime.emulator import LocalStack
 from local_runtime.event_tap import EventTap
-from local_runtime.identity import create_demo_user, id_token_for, load_demo_tenants
 from local_runtime.intents import new_intent
-from local_runtime.operations import TERMINAL_EXECUTION_STATES, ExecutionSummary, Operations
 from local_runtime.project import operations_for
 
 SAMPLE_INTENTS_PATH = Path(__file__).resolve().parent / "samples" / "intents.json"

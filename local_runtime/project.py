@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from execctl.operations import Operations
 from local_runtime.emulator import DEFAULT_STACK_NAME, LocalEmulator, LocalStack
-from local_runtime.operations import Operations
 
 # The local CRM test server listens on plain http on a loopback port chosen at start-up.
 # The demo users sign in with a password through the admin API (exec-local token), so that flow is on.

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from execctl.operations import Operations
     from local_runtime.emulator import LocalStack
-    from local_runtime.operations import Operations
 
 STATE_DIR_ENV = "EXEC_LOCAL_STATE_DIR"
 # local_runtime.template.PROJECT_ROOT, without importing the template machinery (slow): the CLI imports
@@ -258,7 +258,7 @@ def client_factory(state: Mapping[str, Any]) -> Callable[[str], Any]:
 
 def served_operations() -> Operations:
     """Operator actions against the running runtime (CliError when none runs: see ``read_state``)."""
-    from local_runtime.operations import Operations
+    from execctl.operations import Operations
 
     state = read_state()
     return Operations(client_factory(state), state["outputs"], state["stack_name"])

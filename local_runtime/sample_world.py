@@ -2,7 +2,7 @@
 
 Local invoke starts a fresh embedded runtime each time, so before a sample event runs, this seeds the
 registry, the demo tenants, and a few intents with RUNNING attempts whose lease ids are the ones the
-recorder samples carry (leases derive from the execution ARN, see execution_core.services.identity).
+recorder samples carry (leases derive from the execution ARN, see execution_core.services.deterministic_ids).
 ``connect_sample_crm`` adds a local CRM test server every demo account is connected to, for the CRM
 adapter's samples.
 """
@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from execctl.operations import Operations
 from execution_core.contracts import PreparedExecution, tool_namespace
 from execution_core.models.adapters import InternalObject, InternalObjectKind
 from execution_core.models.execution import ActionOutcome, ExternalObjectRef, ExternalSystem, OutcomeStatus
 from execution_core.models.intent import ActionIntent, ActionTarget, ApprovalSource
 from execution_core.services.artifacts import artifact_key
-from execution_core.services.identity import internal_object_id, lease_id_for
+from execution_core.services.deterministic_ids import internal_object_id, lease_id_for
 from execution_core.services.prepare import lease_claim, prepared_execution, started_entry
 from local_runtime.crm_server import CrmTestServer
-from local_runtime.identity import load_demo_tenants
-from local_runtime.operations import Operations
+from local_runtime.demo_users import load_demo_tenants
 
 SAMPLE_STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:execution:bel-local-execution"
 SAMPLE_STARTED_AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from execution_core.adapters.internal import InternalAdapter
 from execution_core.aws import aws_client
 from execution_core.contracts import PreparedExecution, parse_payload
 from execution_core.errors import KillSwitchEnabledError
@@ -12,7 +13,6 @@ from execution_core.observability import MetricName, ObservabilitySettings, busi
 from execution_core.repositories.internal_objects import InternalObjectRepository
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import AuthorizationSettings, build_effect_authorization
-from execution_core.services.internal_adapter import InternalAdapter
 from execution_core.settings import ArtifactsBucket, InternalObjectsTable, load_settings
 from execution_core.snapstart import prepare_snapshot
 from execution_core.tracing import start_tracing

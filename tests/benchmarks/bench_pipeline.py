@@ -29,11 +29,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from execctl.operations import Operations
 from local_runtime import eventbridge
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalEmulator, LocalStack
 from local_runtime.intents import new_intent
-from local_runtime.operations import Operations
 from local_runtime.output import functions_logging_to
 from local_runtime.project import deploy_project, operations_for
 from local_runtime.runtime_state import function_log_file

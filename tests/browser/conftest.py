@@ -32,8 +32,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from local_runtime.api_server import LocalApiServer
 from local_runtime.console_site import CONSOLE_DIR, console_config
 from local_runtime.demo import DemoRun, run_samples
+from local_runtime.demo_users import DemoTenant, id_token_for, load_demo_tenants
 from local_runtime.emulator import LocalEmulator, LocalStack
-from local_runtime.identity import DemoTenant, id_token_for, load_demo_tenants
 from local_runtime.project import deploy_project
 
 CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")

@@ -10,7 +10,7 @@ from datetime import timedelta
 from selenium.webdriver.chrome.webdriver import WebDriver
 
 from execution_core.models import AttemptStatus, ExternalObjectRef, OutcomeStatus
-from local_runtime.identity import DemoTenant, create_demo_user, id_token_for
+from local_runtime.demo_users import DemoTenant, create_demo_user, id_token_for
 from local_runtime.project import operations_for
 from tests.browser.conftest import ConsolePage, ConsoleStack
 from tests.support.status_api import Records, _outcome

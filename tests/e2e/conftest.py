@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from execctl.operations import Operations
 from execution_core.models.intent import ActionIntent
 from local_runtime import runtime_state
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
 from local_runtime.event_tap import EventTap
 from local_runtime.intents import new_intent
-from local_runtime.operations import Operations
 from local_runtime.project import operations_for
 
 CRM_TOKEN = "crm-test-token-" + uuid.uuid4().hex

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from execctl.operations import Operations
 from execution_core.models.execution import OutcomeStatus
 from local_runtime.emulator import LocalStack
-from local_runtime.operations import Operations
 from local_runtime.template import PROJECT_ROOT
 from tests.e2e.conftest import Tenant
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from execctl.operations import Operations
 from execution_core.models.adapters import InternalObjectKind
 from execution_core.models.execution import AttemptStatus, ExternalSystem, OutcomeStatus
 from execution_core.models.ledger import LedgerEventType
 from execution_core.repositories.internal_objects import InternalObjectRepository
 from local_runtime.emulator import LocalStack
-from local_runtime.operations import Operations
 from tests.e2e.conftest import Tenant
 from tests.fixtures.contract_v2 import DEFAULT_PRIORITY, SEEN, V2_DIR, V2_PRIORITY
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from execctl.operations import Operations
 from execution_core.models.adapters import InternalObjectKind
 from execution_core.models.execution import AttemptStatus, OutcomeStatus
 from execution_core.models.ledger import LedgerEventType
@@ -28,7 +29,6 @@ from local_runtime import eventbridge
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
 from local_runtime.event_tap import EventTap
-from local_runtime.operations import Operations
 from local_runtime.sdk_events import OBSERVER, FaultKind
 from tests.e2e.conftest import CRM_TOKEN, Tenant
 

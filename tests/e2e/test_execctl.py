@@ -14,12 +14,12 @@ from typing import Any
 import jsonschema
 import pytest
 
+from execctl import cli as execctl
+from execctl.operations import Operations
 from execution_core.errors import ErrorCode, StateConflictError
 from execution_core.models import ActionIntent
 from execution_core.models.execution import AttemptStatus, ExecutionAttempt
-from execution_core.services.identity import lease_id_for
-from local_runtime import execctl
-from local_runtime.operations import Operations
+from execution_core.services.deterministic_ids import lease_id_for
 from local_runtime.output import router
 from local_runtime.schemas import SCHEMA_DIR, published_schemas, render
 from tests.e2e.conftest import Tenant

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from local_runtime.operations import Operations
+from execctl.operations import Operations
 from local_runtime.sample_world import sample_events
 from local_runtime.template import PROJECT_ROOT, load_project_template
 

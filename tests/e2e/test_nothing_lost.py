@@ -18,15 +18,16 @@ from typing import Any
 
 import pytest
 
+from execctl import cli as execctl
+from execctl.operations import Operations
 from execution_core.errors import ErrorClass, ErrorCode
 from execution_core.models.execution import AttemptStatus, OutcomeStatus
 from execution_core.repositories.signals import SignalRepository
 from execution_core.services.outbox import outcome_signal
-from local_runtime import eventbridge, execctl
+from local_runtime import eventbridge
 from local_runtime.crm_server import AfterWrite, CrmTestServer
 from local_runtime.emulator import LocalEmulator, LocalStack
 from local_runtime.event_tap import EventTap
-from local_runtime.operations import Operations
 from local_runtime.output import router
 from local_runtime.project import LOCAL_PARAMETERS, operations_for
 from local_runtime.sdk_events import OBSERVER, FaultKind

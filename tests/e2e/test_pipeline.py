@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from execctl.operations import Operations
 from execution_core.errors import ErrorClass, ErrorCode
 from execution_core.models.adapters import InternalObjectKind
 from execution_core.models.execution import AttemptStatus, ExternalSystem, OutcomeStatus
@@ -19,7 +20,6 @@ from execution_core.models.ledger import LedgerEventType
 from execution_core.repositories.internal_objects import InternalObjectRepository
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
-from local_runtime.operations import Operations
 from tests.e2e.conftest import Tenant
 
 pytestmark = pytest.mark.emulator

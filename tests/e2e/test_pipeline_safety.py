@@ -13,17 +13,17 @@ from typing import Any
 
 import pytest
 
+from execctl.operations import Operations
 from execution_core.contracts import PreparedExecution
 from execution_core.errors import ErrorClass, ErrorCode
 from execution_core.models.adapters import InternalObjectKind
 from execution_core.models.execution import AttemptStatus, OutcomeStatus
 from execution_core.models.ledger import LedgerEventType
 from execution_core.repositories.internal_objects import InternalObjectRepository
-from execution_core.services.identity import lease_id_for
+from execution_core.services.deterministic_ids import lease_id_for
 from execution_core.services.prepare import lease_claim, prepared_execution, started_entry
 from local_runtime.crm_server import AfterWrite, CrmTestServer
 from local_runtime.emulator import LocalStack
-from local_runtime.operations import Operations
 from tests.e2e.conftest import Steps, Tenant
 
 pytestmark = pytest.mark.emulator

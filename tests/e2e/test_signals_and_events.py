@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from execctl.operations import Operations
 from execution_core.models.ledger import LedgerEventType
 from execution_core.repositories.signals import SignalRepository
 from local_runtime.crm_server import CrmTestServer
 from local_runtime.emulator import LocalStack
 from local_runtime.event_tap import EventTap
-from local_runtime.operations import Operations
 from tests.e2e.conftest import Steps, Tenant
 
 pytestmark = pytest.mark.emulator

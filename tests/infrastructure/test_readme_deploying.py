@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from local_runtime.execctl import build_parser
+from execctl.cli import build_parser
 from local_runtime.template import PROJECT_ROOT, load_raw_template
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")

@@ -50,7 +50,6 @@ from execution_core.models import (
     ConnectorConfig,
     ExternalSystem,
     ExternalWriteStatus,
-    GlobalKillSwitch,
     TenantConfig,
 )
 from execution_core.repositories import (
@@ -62,9 +61,10 @@ from execution_core.repositories import (
 )
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
+from execution_core.services.deterministic_ids import idempotency_key, lease_id_for
 from execution_core.services.effects import EffectState
-from execution_core.services.identity import idempotency_key, lease_id_for
 from execution_core.services.prepare import lease_claim, started_entry
+from execution_core.services.switches import SwitchChanges
 from execution_core.settings import load_settings
 from local_runtime.crm_server import AfterWrite, CrmTestServer
 from local_runtime.emulator import LocalStack
@@ -358,12 +358,13 @@ def test_a_global_stop_means_no_request_and_no_reservation(
     tables: Tables,
 ) -> None:
     request = request_for(new_account())
-    tables.tenants.set_global_kill_switch(GlobalKillSwitch(enabled=True, reason="drill"))
+    switches = SwitchChanges(tables.ddb, tables.tenants, tables.ledger)
+    switches.set_global_stop(True, by="test", reason="drill", now=datetime.now(UTC))
     try:
         with pytest.raises(KillSwitchEnabledError) as info:
             adapter.act(request)
     finally:
-        tables.tenants.set_global_kill_switch(GlobalKillSwitch(enabled=False))
+        switches.set_global_stop(False, by="test", reason="drill over", now=datetime.now(UTC))
     assert "global" in str(info.value)
     assert server.requests == 0
     assert tables.writes.get(request.idempotency_key) is None
@@ -380,7 +381,11 @@ def test_an_effect_that_exists_is_replayed_even_under_a_stop(
     account = new_account()
     request = request_for(account)
     first = adapter.act(request)
-    tables.tenants.set_execution_enabled(account.tenant_id, False, datetime.now(UTC))
+    config = tables.tenants.get_config(account.tenant_id)
+    assert config is not None
+    SwitchChanges(tables.ddb, tables.tenants, tables.ledger).set_tenant_stop(
+        config, True, by="test", reason="tenant stop", now=datetime.now(UTC)
+    )
 
     again = adapter.act(request)
 

@@ -47,6 +47,7 @@ from execution_core.repositories import (
     transact_write,
 )
 from execution_core.repositories.dynamo import Item
+from execution_core.services.switches import SwitchChanges
 from tests.support import factories
 from tests.support.factories import NOW, uid
 
@@ -427,7 +428,9 @@ def test_signals_listed_by_account_only_for_the_tenant(signals: SignalRepository
 
 
 # ---------------------------------------------------------------- tenants and kill switches
-def test_tenant_config_membership_and_switches(tenants: TenantRepository) -> None:
+def test_tenant_config_membership_and_switches(
+    tenants: TenantRepository, ddb: Any, ledger: LedgerRepository
+) -> None:
     tenant = uid("t")
     assert tenants.get_config(tenant) is None
     state = tenants.get_kill_switch_state(tenant)
@@ -443,30 +446,36 @@ def test_tenant_config_membership_and_switches(tenants: TenantRepository) -> Non
     assert not tenants.is_account_member(tenant, "acc-3")
     assert not tenants.is_account_member(uid("t"), "acc-1")
 
-    tenants.set_execution_enabled(tenant, False, NOW + timedelta(minutes=1))
+    SwitchChanges(ddb, tenants, ledger).set_tenant_stop(
+        config, True, by="test", reason="tenant stop", now=NOW + timedelta(minutes=1)
+    )
     state = tenants.get_kill_switch_state(tenant)
     assert state.tenant_execution_enabled is False
     assert state.disabled_action_types == frozenset({"CREATE_CRM_TASK"})
 
     tenants.remove_account(tenant, "acc-1")
-    tenants.add_account(tenant, "acc-9")
+    current = tenants.get_config(tenant)
+    assert current is not None
+    tenants.put_config(current.model_copy(update={"account_ids": [*current.account_ids, "acc-9"]}))
     stored = tenants.get_config(tenant)
     assert stored is not None
     assert stored.account_ids == ["acc-2", "acc-9"]
     assert stored.execution_enabled is False
 
 
-def test_global_kill_switch(tenants: TenantRepository) -> None:
-    # The global item is shared by the session: restore what was there.
+def test_global_kill_switch(tenants: TenantRepository, ddb: Any, ledger: LedgerRepository) -> None:
+    # The global item is shared by the session: restore what was there (through the operators' path too).
+    switches = SwitchChanges(ddb, tenants, ledger)
     before = tenants.get_global_kill_switch()
+    switches.set_global_stop(False, by="test", reason="clean start", now=NOW)
     try:
-        tenants.set_global_kill_switch(GlobalKillSwitch(enabled=True, reason="incident 42", updated_at=NOW))
+        switches.set_global_stop(True, by="test", reason="incident 42", now=NOW)
         assert tenants.get_global_kill_switch() == GlobalKillSwitch(
-            enabled=True, reason="incident 42", updated_at=NOW
+            enabled=True, reason="incident 42", updated_at=NOW, updated_by="test"
         )
         assert tenants.get_kill_switch_state(uid("t")).global_switch.enabled is True
     finally:
-        tenants.set_global_kill_switch(before)
+        switches.set_global_stop(before.enabled, by="test", reason="restore", now=NOW)
 
 
 # ---------------------------------------------------------------- registry

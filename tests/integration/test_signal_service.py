@@ -1,4 +1,5 @@
-"""SignalService.create_execution_signal: once per signal, TTL from its expiry, nothing else touched."""
+"""SignalService.transaction_items (what the recorders commit): once per signal, TTL from its expiry, nothing
+else touched."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from execution_core.errors import TransactionConditionFailedError
 from execution_core.models.execution import ActionOutcome, OutcomeStatus
 from execution_core.models.ledger import LedgerEventType
+from execution_core.repositories.dynamo import transact_write
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.signals import SignalRepository
 from execution_core.services.signals import SignalService, build_execution_outcome_signal
@@ -46,8 +49,9 @@ def test_signal_is_created_once_with_its_ledger_entry_and_ttl(runtime: LocalStac
         return {t: ddb.scan(TableName=runtime.physical_name(t), Select="COUNT")["Count"] for t in tables}
 
     before = counts()
-    assert service.create_execution_signal(signal) is True
-    assert service.create_execution_signal(signal) is False
+    transact_write(ddb, service.transaction_items(signal, attempt_count=1))
+    with pytest.raises(TransactionConditionFailedError):  # the same signal again: nothing written
+        transact_write(ddb, service.transaction_items(signal, attempt_count=1))
 
     after = counts()
     changed = {t for t in tables if after[t] != before[t]}

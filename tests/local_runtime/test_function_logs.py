@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
-from local_runtime.operations import CloudWatchFunctionLogs, FunctionLogFile
+from execctl.operations import CloudWatchFunctionLogs, FunctionLogFile
 
 SINCE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ import jwt
 import pytest
 import requests
 
+from local_runtime.demo_users import create_demo_user, id_token_for, load_demo_tenants
 from local_runtime.emulator import LocalStack
-from local_runtime.identity import create_demo_user, id_token_for, load_demo_tenants
 
 pytestmark = pytest.mark.emulator
 

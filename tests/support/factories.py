@@ -16,7 +16,7 @@ from execution_core.models import (
     LedgerEntry,
     Signal,
 )
-from execution_core.services.identity import idempotency_key, lease_id_for
+from execution_core.services.deterministic_ids import idempotency_key, lease_id_for
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 

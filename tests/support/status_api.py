@@ -25,6 +25,7 @@ from execution_core.models import (
     LedgerEventType,
     OutcomeStatus,
     PipelineStage,
+    TenantConfig,
 )
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import transact_write
@@ -33,8 +34,8 @@ from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.repositories.tenants import TenantRepository
 from local_runtime.api_server import LocalApiServer
+from local_runtime.demo_users import id_token_for
 from local_runtime.emulator import LocalStack
-from local_runtime.identity import id_token_for
 from local_runtime.intents import new_intent
 
 ORIGIN = "http://localhost:3000"  # the template's default AllowedOrigins
@@ -63,6 +64,12 @@ class Records:
         self.outcomes = ExecutionOutcomeRepository(ddb, outputs["ExecutionOutcomesTableName"])
         self.ledger = LedgerRepository(ddb, outputs["LedgerTableName"])
         self.tenants = TenantRepository(ddb, outputs["TenantsTableName"])
+
+    def members(self, tenant_id: str, *account_ids: str) -> None:
+        """Make the accounts members of the tenant as tenants are configured: ``put_config`` (an enabled
+        config, one membership item per account; earlier members stay)."""
+        config = TenantConfig(tenant_id=tenant_id, execution_enabled=True, account_ids=list(account_ids))
+        self.tenants.put_config(config)
 
     def intent(
         self,

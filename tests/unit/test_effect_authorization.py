@@ -23,7 +23,7 @@ from execution_core.models import AttemptStatus, GlobalKillSwitch
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.tenants import KillSwitchState, TenantRepository
 from execution_core.services.authorization import EffectAuthorization
-from execution_core.services.identity import idempotency_key, lease_id_for
+from execution_core.services.deterministic_ids import idempotency_key, lease_id_for
 from tests.support import factories
 from tests.support.factories import NOW
 

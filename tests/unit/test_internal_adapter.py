@@ -1,4 +1,4 @@
-"""The internal adapter's decisions (services/internal_adapter.py) against in-memory fakes of its object
+"""The internal adapter's decisions (adapters/internal.py) against in-memory fakes of its object
 repository, the re-authorization and the artifact store: one write per idempotency key, a replay returns
 the original, and a payload that cannot be right is refused before anything is committed."""
 
@@ -9,13 +9,13 @@ from typing import Any, cast
 
 import pytest
 
+from execution_core.adapters.internal import InternalAdapter
 from execution_core.errors import IdempotencyKeyMismatchError, InvalidInputError, StateConflictError
 from execution_core.models.adapters import InternalObject
 from execution_core.repositories.internal_objects import InternalObjectRepository
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
-from execution_core.services.identity import internal_object_id
-from execution_core.services.internal_adapter import InternalAdapter
+from execution_core.services.deterministic_ids import internal_object_id
 from tests.support import factories
 from tests.support.factories import NOW
 

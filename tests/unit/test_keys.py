@@ -77,7 +77,7 @@ def test_keys_module_defines_every_marker() -> None:
 
 
 def _sources_outside_repositories() -> list[Path]:
-    roots = [PACKAGE, ROOT / "functions", ROOT / "local_runtime"]
+    roots = [PACKAGE, ROOT / "functions", ROOT / "execctl", ROOT / "local_runtime"]
     files = [p for root in roots if root.exists() for p in root.rglob("*.py")]
     return [p for p in files if PACKAGE / "repositories" not in p.parents]
 

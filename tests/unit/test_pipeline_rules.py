@@ -14,9 +14,9 @@ from execution_core.contracts import CaughtError, FailureState, ResultEnvelope
 from execution_core.errors import ErrorClass, ErrorCode
 from execution_core.models.execution import ExternalObjectRef, OutcomeStatus
 from execution_core.models.ledger import LedgerEventType
+from execution_core.services.deterministic_ids import idempotency_key
 from execution_core.services.effects import Effect, EffectState
 from execution_core.services.failures import Failure, classify_error_type
-from execution_core.services.identity import idempotency_key
 from execution_core.services.recording import decide, failed_stage
 
 PRESENT = Effect(

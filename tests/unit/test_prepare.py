@@ -24,7 +24,7 @@ from execution_core.repositories.attempts import ExecutionAttemptRepository, Lea
 from execution_core.repositories.intents import ActionIntentRepository
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.registry import ActionTypeRegistryRepository
-from execution_core.services.identity import lease_id_for
+from execution_core.services.deterministic_ids import lease_id_for
 from execution_core.services.prepare import CachedRegistry, ExecutionPreparer
 from tests.support import factories
 from tests.support.factories import NOW

@@ -24,7 +24,7 @@ from execution_core.contracts import (
 )
 from execution_core.errors import IdempotencyKeyMismatchError, InvalidInputError
 from execution_core.models import ExternalObjectRef
-from execution_core.services.identity import idempotency_key
+from execution_core.services.deterministic_ids import idempotency_key
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:bel-execution:run-1"
 TOOL: dict[str, Any] = {

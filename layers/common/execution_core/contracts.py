@@ -18,7 +18,7 @@ from execution_core.errors import ErrorClass, ErrorCode, IdempotencyKeyMismatchE
 from execution_core.models.common import Identifier, ShortText, UtcDatetime
 from execution_core.models.execution import ArtifactRef, ExternalObjectRef, OutcomeStatus
 from execution_core.models.intent import ApprovalSource
-from execution_core.services.identity import idempotency_key
+from execution_core.services.deterministic_ids import idempotency_key
 
 ToolName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
 IdempotencyKeyText = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{8,256}$")]

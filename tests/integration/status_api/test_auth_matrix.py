@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from execution_core.models import AttemptStatus, OutcomeStatus
 from local_runtime import moto_hooks
 from local_runtime.api_server import LocalApiServer
+from local_runtime.demo_users import id_token_for
 from local_runtime.emulator import LocalStack
-from local_runtime.identity import id_token_for
 from tests.support.status_api import (
     FUNCTION,
     ORIGIN,
@@ -209,7 +209,7 @@ def test_without_an_account_claim_membership_decides(
     api: LocalApiServer, runtime: LocalStack, records: Records
 ) -> None:
     member = new_tenant(runtime, account_claim=False)
-    records.tenants.add_account(member.tenant_id, member.account_ids[0])  # only the first is a member
+    records.members(member.tenant_id, member.account_ids[0])  # only the first is a member
     records.attempt(member.tenant_id, member.account_ids[0], "ai-running", AttemptStatus.RUNNING)
     token = member.token()
     assert "custom:account_ids" not in _claims_of(token)

@@ -111,7 +111,7 @@ def test_one_dynamodb_request_per_filtered_page(
     tenant = new_tenant(runtime, account_claim=account_claim)
     t, a = tenant.tenant_id, tenant.account_ids[0]
     if not account_claim:
-        records.tenants.add_account(t, a)
+        records.members(t, a)
     for i in range(6):
         status = OutcomeStatus.FAILED if i % 2 else OutcomeStatus.SUCCEEDED
         records.finished(t, a, f"ai-{i}", status, records.base + timedelta(seconds=i))
@@ -185,7 +185,7 @@ def test_list_and_detail_agree_for_every_combination(
     tenant = new_tenant(runtime, account_claim=False, accounts=accounts)
     t = tenant.tenant_id
     for account in accounts:
-        records.tenants.add_account(t, account)
+        records.members(t, account)
     for index, (intent_state, attempt_state) in enumerate(combos):
         _write(records, t, accounts[index], intent_state, attempt_state)
 
@@ -306,9 +306,9 @@ def test_accounts_come_from_membership_without_an_account_claim(
     tenant = new_tenant(runtime, account_claim=False)
     assert call(api, "/accounts", tenant.token()).body == {"accounts": []}
     for account in ("acct-2", "acct-10", "acct-1"):
-        records.tenants.add_account(tenant.tenant_id, account)
+        records.members(tenant.tenant_id, account)
     other = new_tenant(runtime, account_claim=False)
-    records.tenants.add_account(other.tenant_id, "acct-other")
+    records.members(other.tenant_id, "acct-other")
     reply = call(api, "/accounts", tenant.token())
     assert reply.status == 200
     assert reply.body == {"accounts": [{"account_id": a} for a in ("acct-1", "acct-10", "acct-2")]}

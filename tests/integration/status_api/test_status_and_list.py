@@ -95,7 +95,7 @@ def test_one_dynamodb_round_trip_per_request(
     tenant = new_tenant(runtime, account_claim=account_claim)
     t, a = tenant.tenant_id, tenant.account_ids[0]
     if not account_claim:
-        records.tenants.add_account(t, a)
+        records.members(t, a)
     for i in range(5):
         records.finished(t, a, f"ai-{i}", OutcomeStatus.SUCCEEDED, records.base + timedelta(seconds=i))
     token = tenant.token()

@@ -167,12 +167,3 @@ class ExternalWriteRepository(TableRepository):
             )
         item = response.get("Item")
         return model_from_item(ExternalWriteRecord, item, STORAGE_ATTRIBUTES) if item else None
-
-    def _existing(self, exc: ClientError, idempotency_key: str) -> ExternalWriteRecord:
-        item: Item | None = old_item(exc)
-        if item is not None:
-            return model_from_item(ExternalWriteRecord, item, STORAGE_ATTRIBUTES)
-        existing = self.get(idempotency_key)
-        if existing is None:
-            raise StateConflictError("The external write reservation vanished while being read")
-        return existing

@@ -83,25 +83,6 @@ class TenantRepository(TableRepository):
         data = {k: v for k, v in from_item(config).items() if k not in STORAGE_ATTRIBUTES}
         return TenantConfig.model_validate({**data, "account_ids": sorted(accounts)})
 
-    def set_execution_enabled(self, tenant_id: str, enabled: bool, now: datetime) -> None:
-        """The operator's tenant switch; creates the config item if the tenant has none yet."""
-        with dynamo_errors("set tenant execution switch"):
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._config_key(tenant_id),
-                UpdateExpression=(
-                    "SET execution_enabled = :enabled, updated_at = :now, tenant_id = :tenant,"
-                    " disabled_action_types = if_not_exists(disabled_action_types, :empty)"
-                ),
-                ExpressionAttributeValues=values(
-                    enabled=enabled, now=format_timestamp(now), tenant=tenant_id, empty=[]
-                ),
-            )
-
-    # ---------------------------------------------------------------- operators' switch changes
-    # Each is a TransactWriteItems entry that commits with the change's audit record, and each is
-    # conditional on the state the operator saw: a tenant that does not exist is never created, and a
-    # change made by someone else in between is refused rather than recorded with the wrong "before".
     def global_switch_put_item(self, switch: GlobalKillSwitch, *, was_enabled: bool) -> TransactItem:
         condition = "enabled = :was" if was_enabled else "attribute_not_exists(pk) OR enabled = :was"
         return {
@@ -173,10 +154,6 @@ class TenantRepository(TableRepository):
                 break
         return sorted(found)[:limit]
 
-    def add_account(self, tenant_id: str, account_id: str) -> None:
-        with dynamo_errors("add tenant account"):
-            self._client.put_item(TableName=self._table, Item=self._member_item(tenant_id, account_id))
-
     def remove_account(self, tenant_id: str, account_id: str) -> None:
         with dynamo_errors("remove tenant account"):
             self._client.delete_item(
@@ -222,12 +199,6 @@ class TenantRepository(TableRepository):
             if item
             else GlobalKillSwitch(enabled=False)
         )
-
-    def set_global_kill_switch(self, switch: GlobalKillSwitch) -> None:
-        with dynamo_errors("set global kill switch"):
-            self._client.put_item(
-                TableName=self._table, Item=to_item(switch, pk=keys.GLOBAL_PK, sk=keys.KILL_SWITCH_SK)
-            )
 
     def kill_switch_checks(self, tenant_id: str, action_type: str) -> list[TransactItem]:
         """TransactWriteItems ConditionChecks: the global switch is off, and the tenant has a config

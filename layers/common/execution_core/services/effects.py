@@ -16,7 +16,7 @@ from execution_core.models.adapters import INTERNAL_TOOL_KINDS
 from execution_core.repositories.dynamo import TransactItem
 from execution_core.repositories.external_writes import ExternalWriteRepository
 from execution_core.repositories.internal_objects import InternalObjectRepository
-from execution_core.services.identity import internal_object_id
+from execution_core.services.deterministic_ids import internal_object_id
 
 INTERNAL_NAMESPACE = "internal"
 

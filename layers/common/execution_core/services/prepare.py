@@ -25,7 +25,7 @@ from execution_core.repositories.attempts import ExecutionAttemptRepository, Hol
 from execution_core.repositories.intents import ActionIntentRepository
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.registry import ActionTypeRegistryRepository
-from execution_core.services.identity import idempotency_key, lease_id_for
+from execution_core.services.deterministic_ids import idempotency_key, lease_id_for
 from execution_core.services.parameters import map_parameters
 
 

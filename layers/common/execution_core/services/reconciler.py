@@ -34,10 +34,10 @@ from execution_core.contracts import (
 from execution_core.errors import DownstreamError, ExecutionError, InvalidInputError
 from execution_core.models import ExecutionAttempt, utc_now
 from execution_core.repositories.attempts import ExecutionAttemptRepository
+from execution_core.services.deterministic_ids import lease_id_for
 from execution_core.services.effects import EffectState
 from execution_core.services.executions import ExecutionState, StepFunctionsExecutions
 from execution_core.services.failures import Failure
-from execution_core.services.identity import lease_id_for
 from execution_core.services.recording import OutcomeRecorder
 
 SWEEP_GRACE = timedelta(minutes=2)  # younger attempts are left to the pipeline (and the finalizer)

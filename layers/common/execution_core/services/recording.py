@@ -56,9 +56,9 @@ from execution_core.repositories.internal_objects import InternalObjectRepositor
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
 from execution_core.repositories.signals import SignalRepository
+from execution_core.services.deterministic_ids import execution_name, lease_id_for
 from execution_core.services.effects import Effect, EffectAddress, EffectState, EffectStore
 from execution_core.services.failures import Failure, outcome_status_for
-from execution_core.services.identity import execution_name, lease_id_for
 from execution_core.services.outbox import outcome_signal
 from execution_core.services.signals import SignalService
 from execution_core.settings import (

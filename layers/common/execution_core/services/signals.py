@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from execution_core.errors import TransactionConditionFailedError
 from execution_core.models.common import format_timestamp
 from execution_core.models.execution import ActionOutcome, OutcomeStatus
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
@@ -22,7 +21,7 @@ from execution_core.models.signal import (
     SignalTtl,
     SignalType,
 )
-from execution_core.repositories.dynamo import TransactItem, transact_write
+from execution_core.repositories.dynamo import TransactItem
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.signals import SignalRepository
 
@@ -146,11 +145,3 @@ class SignalService:
             details={"signal_id": signal.signal_id, "signal_type": signal.signal_type.value},
         )
         return [self.signals.signal_put_item(signal), self.ledger.ledger_put_item(entry)]
-
-    def create_execution_signal(self, signal: Signal, attempt_count: int = 1) -> bool:
-        """Write the signal and its ledger entry on their own; False if they already exist."""
-        try:
-            transact_write(self.client, self.transaction_items(signal, attempt_count))
-        except TransactionConditionFailedError:
-            return False
-        return True

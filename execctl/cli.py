@@ -19,13 +19,7 @@ import boto3
 import pydantic
 from botocore.exceptions import BotoCoreError, ClientError
 
-from execution_core.errors import ExecutionError
-from execution_core.models import ActionIntent, SwitchChange
-from execution_core.models.common import Identifier, utc_now
-from execution_core.services.switches import SwitchChangeResult
-from local_runtime import runtime_state
-from local_runtime.cli import CliError
-from local_runtime.operations import (
+from execctl.operations import (
     CloudWatchFunctionLogs,
     FunctionLogFile,
     FunctionLogs,
@@ -34,6 +28,12 @@ from local_runtime.operations import (
     UnknownNameError,
     history,
 )
+from execution_core.errors import ExecutionError
+from execution_core.models import ActionIntent, SwitchChange
+from execution_core.models.common import Identifier, utc_now
+from execution_core.services.switches import SwitchChangeResult
+from local_runtime import runtime_state
+from local_runtime.runtime_state import CliError
 
 EXIT_USAGE = 2
 MAX_OPERATOR_LENGTH = 256  # SwitchChange.changed_by

@@ -1,7 +1,7 @@
 """Operator actions against a stack, local or deployed: everything goes through the AWS APIs and the
 shared package's repositories, found from the stack's outputs.
 
-Used by the local demo, the tests and the operator CLI (`execctl`).
+Used by the operator CLI (`execctl.cli`), the local runtime and the tests.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ from execution_core.services.outbox import OutcomeOutbox, outcome_events
 from execution_core.services.registry import publish_definitions
 from execution_core.services.status import derive_status, status_from_attempt
 from execution_core.services.switches import SwitchChangeResult, SwitchChanges
-from local_runtime.template import PROJECT_ROOT
 
+# The checkout this package runs from: execctl ships with the repository, next to registry/.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REGISTRY_DEFINITIONS = PROJECT_ROOT / "registry" / "action_types.json"
 ClientFactory = Callable[[str], Any]
 TERMINAL_EXECUTION_STATES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}

@@ -20,7 +20,7 @@ from execution_core.models.execution import ExternalObjectRef, ExternalSystem
 from execution_core.repositories.internal_objects import InternalObjectRepository
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
-from execution_core.services.identity import internal_object_id
+from execution_core.services.deterministic_ids import internal_object_id
 from execution_core.tracing import subsegment
 
 

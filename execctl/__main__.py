@@ -1,0 +1,3 @@
+from execctl.cli import _entrypoint
+
+_entrypoint()
