@@ -3,21 +3,15 @@ changes nothing."""
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_core.contracts import RecordDisposition, RecordRequest, parse_payload
-from execution_core.observability import MetricName, business_metrics, correlate
-from execution_core.services.recording import RecorderSettings, build_outcome_recorder
-from execution_core.settings import load_settings
+from execution_core.observability import MetricName, correlate
 from execution_core.snapstart import prepare_snapshot
-from execution_core.tracing import start_tracing
+from execution_core.wiring.execution_recorder import build
 
-settings = load_settings(RecorderSettings, "execution_recorder")
-logger = Logger()
-tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
-metrics = business_metrics(settings)
-recorder = build_outcome_recorder(settings)
+root = build()  # the composition root, once per container (ADR 0020)
+logger, tracing, metrics, recorder = root.logger, root.tracing, root.metrics, root.recorder
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,57 +4,29 @@ accounts.
 
 Routes are Powertools' (``APIGatewayRestResolver``); the domain (claims → caller, status derivation,
 listing, pagination tokens) lives in the shared package, and ``execution_core.api.http`` is the one
-exception → HTTP map. Everything is built once per container, so a missing variable fails the cold start.
+exception → HTTP map. Everything is built once per container by its composition root, so a missing
+variable fails the cold start.
 """
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_core.api.http import cors_config, register_error_handlers, serve
-from execution_core.api.settings import StatusApiSettings
-from execution_core.aws import aws_client
-from execution_core.repositories.status_read import StatusReadRepository
-from execution_core.repositories.tenants import TenantRepository
 from execution_core.services.authz import caller_from_claims
-from execution_core.services.pagination import PaginationTokens, secret_key
-from execution_core.services.status import StatusService, ledger_view, path_identifier
-from execution_core.settings import aws_region, load_settings
+from execution_core.services.status import ledger_view, path_identifier
 from execution_core.snapstart import prepare_snapshot
-from execution_core.tracing import start_tracing
+from execution_core.wiring.execution_status_api import build
 
-SECRET_MAX_AGE_SECONDS = 300
 STATUS_PATH = "/executions/<action_intent_id>/status"
 LEDGER_PATH = "/executions/<action_intent_id>/ledger"
 LIST_PATH = "/accounts/<account_id>/executions"
 ACCOUNTS_PATH = "/accounts"
 
-aws_region()  # set by the Lambda runtime; its absence means a broken runtime, reported by name
-settings = load_settings(StatusApiSettings, "execution_status_api")
-logger = Logger()
-tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
-# API Gateway gives up after 29 s and the function after 10 s: two quick tries at most.
-_dynamodb = aws_client("dynamodb", connect_timeout=1.0, read_timeout=3.0)
-_secrets = SecretsProvider(boto3_client=aws_client("secretsmanager", connect_timeout=1.0, read_timeout=3.0))
-service = StatusService(
-    reader=StatusReadRepository(
-        _dynamodb,
-        settings.action_intents_table_name,
-        settings.execution_attempts_table_name,
-        settings.execution_outcomes_table_name,
-        tenants_table=settings.tenants_table_name,
-        ledger_table=settings.ledger_table_name,
-    ),
-    tenants=TenantRepository(_dynamodb, settings.tenants_table_name),
-    tokens=PaginationTokens(
-        secret_key(lambda: _secrets.get(settings.pagination_secret_arn, max_age=SECRET_MAX_AGE_SECONDS)),
-        ttl=settings.pagination_token_ttl,
-    ),
-)
+root = build()  # the composition root, once per container (ADR 0020)
+settings, logger, tracing, service = root.settings, root.logger, root.tracing, root.service
 
 app = APIGatewayRestResolver(cors=cors_config(settings.origins))
 register_error_handlers(app, logger, routes=[STATUS_PATH, LEDGER_PATH, LIST_PATH])

@@ -8,41 +8,23 @@ OnFailure destination).
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_core.aws import aws_client
 from execution_core.errors import InvalidInputError
-from execution_core.observability import MetricName, ObservabilitySettings, business_metrics, correlate
-from execution_core.repositories.outcomes import ExecutionOutcomeRepository
-from execution_core.services.events import EventPublisher
-from execution_core.services.outbox import OutcomeOutbox
-from execution_core.settings import EventBus, load_settings
+from execution_core.observability import MetricName, correlate
 from execution_core.snapstart import prepare_snapshot
-from execution_core.tracing import start_tracing
+from execution_core.wiring.outcome_publisher import build
 
-
-class Settings(EventBus, ObservabilitySettings):
-    """What this function reads from its environment."""
-
-
-settings = load_settings(Settings, "outcome_publisher")
-logger = Logger()
-tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
-metrics = business_metrics(settings)
-outbox = OutcomeOutbox(
-    EventPublisher(
-        client=aws_client("events"), bus_name=settings.event_bus_name, source=settings.execution_event_source
-    )
-)
+root = build()  # the composition root, once per container (ADR 0020)
+logger, tracing, metrics, outbox = root.logger, root.tracing, root.metrics, root.outbox
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def publish_record(record: DynamoDBRecord) -> None:
     # The NewImage carries the whole outcome: no table is read.
-    outcome = ExecutionOutcomeRepository.parse_item(record.raw_event["dynamodb"]["NewImage"])
+    outcome = root.parse_outcome(record.raw_event["dynamodb"]["NewImage"])
     correlate(
         logger,
         action_intent_id=outcome.action_intent_id,

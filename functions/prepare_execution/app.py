@@ -1,56 +1,17 @@
 """PrepareExecution: load the intent, resolve its pinned registry mapping, take the lease (thin handler)."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
-from execution_core.aws import aws_client
 from execution_core.contracts import PrepareRequest, parse_payload
 from execution_core.errors import DuplicateStartError
-from execution_core.observability import MetricName, ObservabilitySettings, business_metrics, correlate
-from execution_core.repositories.attempts import ExecutionAttemptRepository
-from execution_core.repositories.intents import ActionIntentRepository
-from execution_core.repositories.ledger import LedgerRepository
-from execution_core.repositories.registry import ActionTypeRegistryRepository
-from execution_core.services.executions import StepFunctionsExecutions
-from execution_core.services.prepare import CachedRegistry, ExecutionPreparer
-from execution_core.settings import (
-    ActionIntentsTable,
-    ActionTypeRegistryTable,
-    ExecutionAttemptsTable,
-    LedgerTable,
-    load_settings,
-)
+from execution_core.observability import MetricName, correlate
 from execution_core.snapstart import prepare_snapshot
-from execution_core.tracing import start_tracing
+from execution_core.wiring.prepare_execution import build
 
-
-class Settings(
-    ActionIntentsTable, ActionTypeRegistryTable, ExecutionAttemptsTable, LedgerTable, ObservabilitySettings
-):
-    lease_seconds: Annotated[int, Field(ge=60, le=86_400)]
-    # {"internal": "<adapter function ARN>", "crm": "..."}: the function PerformAction invokes per namespace.
-    tool_adapter_functions: Annotated[dict[str, Annotated[str, Field(max_length=256)]], Field(min_length=1)]
-
-
-settings = load_settings(Settings, "prepare_execution")
-logger = Logger()
-tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
-metrics = business_metrics(settings)
-_dynamodb = aws_client("dynamodb")
-preparer = ExecutionPreparer(
-    intents=ActionIntentRepository(_dynamodb, settings.action_intents_table_name),
-    registry=CachedRegistry(
-        ActionTypeRegistryRepository(_dynamodb, settings.action_type_registry_table_name)
-    ),
-    attempts=ExecutionAttemptRepository(_dynamodb, settings.execution_attempts_table_name),
-    ledger=LedgerRepository(_dynamodb, settings.ledger_table_name),
-    holder_running=StepFunctionsExecutions(aws_client("stepfunctions")).is_running,
-    adapters=settings.tool_adapter_functions,
-    lease_seconds=settings.lease_seconds,
-)
+root = build()  # the composition root, once per container (ADR 0020)
+logger, tracing, metrics, preparer = root.logger, root.tracing, root.metrics, root.preparer
 
 
 @logger.inject_lambda_context(clear_state=True)

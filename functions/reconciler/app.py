@@ -4,27 +4,20 @@ operator's `execctl reconcile`), both settling attempts from the effect store (t
 from datetime import timedelta
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from execution_core.aws import aws_client
 from execution_core.contracts import OpenModel, parse_payload
 from execution_core.errors import InvalidInputError
-from execution_core.observability import MetricName, business_metrics, correlate
-from execution_core.services.executions import StepFunctionsExecutions
+from execution_core.observability import MetricName, correlate
 from execution_core.services.reconciler import (
     SWEEP_GRACE,
     SWEEP_LIMIT,
     Disposition,
-    EffectResolver,
-    Reconciler,
     parse_status_change,
 )
-from execution_core.services.recording import RecorderSettings, build_outcome_recorder
-from execution_core.settings import load_settings
 from execution_core.snapstart import prepare_snapshot
-from execution_core.tracing import start_tracing
+from execution_core.wiring.reconciler import build
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
 SCHEDULED = "Scheduled Event"
@@ -39,18 +32,8 @@ class SweepRequest(OpenModel):
     include_deferred: bool = False
 
 
-settings = load_settings(RecorderSettings, "reconciler")
-logger = Logger()
-tracing = start_tracing()  # Powertools Tracer only when tracing is on (ADR 0014)
-metrics = business_metrics(settings)
-recorder = build_outcome_recorder(settings)
-reconciler = Reconciler(
-    attempts=recorder.attempts,
-    recorder=recorder,
-    executions=StepFunctionsExecutions(aws_client("stepfunctions")),
-    # One attempt and a read timeout above the adapter's own timeout: the schedule is the retry.
-    resolver=EffectResolver(aws_client("lambda", read_timeout=60, max_attempts=1)),
-)
+root = build()  # the composition root, once per container (ADR 0020)
+logger, tracing, metrics, reconciler = root.logger, root.tracing, root.metrics, root.reconciler
 
 
 @logger.inject_lambda_context(clear_state=True)

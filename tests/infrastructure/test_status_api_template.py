@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from execution_core.api.settings import StatusApiSettings
+from execution_core.settings import StatusApiSettings
 from local_runtime.template import (
     IntrinsicContext,
     condition_values,

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from execution_core.adapters.crm import CrmSettings, CrmTaskAdapter, SecretsManagerSource, build_http_pool
+from execution_core.adapters.crm import CrmTaskAdapter, SecretsManagerSource, build_http_pool
 from execution_core.contracts import PreparedExecution, ResolveRequest, ToolCall
 from execution_core.errors import (
     AuthError,
@@ -65,7 +65,7 @@ from execution_core.services.deterministic_ids import idempotency_key, lease_id_
 from execution_core.services.effects import EffectState
 from execution_core.services.prepare import lease_claim, started_entry
 from execution_core.services.switches import SwitchChanges
-from execution_core.settings import load_settings
+from execution_core.settings import CrmSettings, load_settings
 from local_runtime.crm_server import AfterWrite, CrmTestServer
 from local_runtime.emulator import LocalStack
 from local_runtime.lambdas import LambdaContext

@@ -8,13 +8,11 @@ Namespace and service are read once at cold start with the rest of the settings.
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from pydantic import Field
 
-from execution_core.settings import ComponentSettings
+from execution_core.settings import ObservabilitySettings
 
 
 class MetricName(StrEnum):
@@ -34,11 +32,6 @@ class MetricName(StrEnum):
     SWEEPER_FINALIZED = "SweeperFinalized"
     SWEEPER_IN_DOUBT = "SweeperInDoubt"
     SWEEPER_ERRORS = "SweeperErrors"
-
-
-class ObservabilitySettings(ComponentSettings):
-    powertools_service_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-    powertools_metrics_namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""Environment configuration, validated once per container by the handler that needs it.
+"""Environment configuration: the one module that reads a function's variables (ADR 0020).
 
-Each handler composes exactly the field sets it uses (``class Settings(ActionIntentsTable, Stage)``) and
-calls ``load_settings`` at module scope. Field ``foo_bar`` is read from the variable ``FOO_BAR``; a
+Every function's settings class lives here, composed from exactly the field sets it uses (at the end of
+this module); its composition root (``execution_core.wiring``) calls ``load_settings`` once per container.
+No other module reads os.environ, except for the Lambda runtime's and Powertools' own variables
+(``tracing.py``). Field ``foo_bar`` is read from the variable ``FOO_BAR``; a
 structured field (a dict or list) from its JSON. Plain pydantic models and a small reader rather than
 pydantic-settings: that package cost 20-38 ms of every cold start for the one thing used here (ADR 0014).
 Nothing here is cached: the local runtime runs several functions in one process, each with its own
@@ -13,12 +15,16 @@ import os
 import types
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
 from pydantic import ConfigDict, Field
 
 from execution_core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from execution_core.adapters.allowlist import OriginPattern
 
 TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
@@ -90,6 +96,122 @@ class EventBus(ComponentSettings):
 
     event_bus_name: EventBusName
     execution_event_source: EventSource
+
+
+class ObservabilitySettings(ComponentSettings):
+    """Powertools' service name and metrics namespace, which the business metrics are emitted under."""
+
+    powertools_service_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+    powertools_metrics_namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")]
+
+
+class AuthorizationSettings(TenantsTable, ExecutionAttemptsTable):
+    """The tables every adapter re-authorizes against."""
+
+
+def _valid_allow_list(value: str) -> str:
+    # Imported here: only the CRM adapter's settings need the parser (and its ipaddress import).
+    from execution_core.adapters.allowlist import parse_allowed_origins
+
+    parse_allowed_origins(value)  # a ValueError names the variable via load_settings, never the value
+    return value
+
+
+class CrmSettings(ComponentSettings):
+    """The CRM-specific part of the CRM adapter's environment."""
+
+    crm_allowed_origins: Annotated[str, Field(max_length=4096), pydantic.AfterValidator(_valid_allow_list)]
+    crm_secret_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,255}/$")]
+    crm_connect_timeout_seconds: Annotated[float, Field(gt=0, le=30)]
+    crm_read_timeout_seconds: Annotated[float, Field(gt=0, le=60)]
+    # A write reserved longer ago than this cannot still be in flight (it outlives the function's timeout),
+    # so a lookup that finds nothing proves it never happened.
+    crm_settle_seconds: Annotated[int, Field(ge=60, le=3600)] = 120
+
+    def origin_patterns(self) -> tuple["OriginPattern", ...]:
+        from execution_core.adapters.allowlist import parse_allowed_origins
+
+        return parse_allowed_origins(self.crm_allowed_origins)
+
+
+class PaginationSecret(ComponentSettings):
+    """The Secrets Manager secret holding the HMAC key of pagination tokens, and the tokens' lifetime."""
+
+    pagination_secret_arn: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$")
+    ]
+    pagination_token_ttl_seconds: Annotated[int, Field(ge=60, le=3600)] = 900
+
+    @property
+    def pagination_token_ttl(self) -> timedelta:
+        return timedelta(seconds=self.pagination_token_ttl_seconds)
+
+
+class CorsOrigins(ComponentSettings):
+    """Browser origins allowed to call the API, comma separated (the AllowedOrigins parameter)."""
+
+    cors_allowed_origins: Annotated[str, Field(min_length=1, max_length=4096)]
+
+    @property
+    def origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_allowed_origins.split(",") if origin.strip()]
+
+
+# ---------------------------------------------------------------- one class per function
+class PrepareExecutionSettings(
+    ActionIntentsTable, ActionTypeRegistryTable, ExecutionAttemptsTable, LedgerTable, ObservabilitySettings
+):
+    """Everything PrepareExecutionFunction reads from its environment."""
+
+    lease_seconds: Annotated[int, Field(ge=60, le=86_400)]
+    # {"internal": "<adapter function ARN>", "crm": "..."}: the function PerformAction invokes per namespace.
+    tool_adapter_functions: Annotated[dict[str, Annotated[str, Field(max_length=256)]], Field(min_length=1)]
+
+
+class InternalAdapterSettings(
+    InternalObjectsTable, AuthorizationSettings, ArtifactsBucket, ObservabilitySettings
+):
+    """Everything InternalAdapterFunction reads from its environment."""
+
+
+class CrmAdapterSettings(
+    ConnectorConfigTable,
+    ExternalWritesTable,
+    AuthorizationSettings,
+    ArtifactsBucket,
+    CrmSettings,
+    ObservabilitySettings,
+):
+    """Everything CrmAdapterFunction reads from its environment."""
+
+
+class RecorderSettings(
+    ActionIntentsTable,
+    ExecutionAttemptsTable,
+    ExecutionOutcomesTable,
+    LedgerTable,
+    SignalsTable,
+    InternalObjectsTable,
+    ExternalWritesTable,
+    ObservabilitySettings,
+):
+    """Both recorders' and the reconciler's environment (their template entries are identical)."""
+
+
+class OutcomePublisherSettings(EventBus, ObservabilitySettings):
+    """Everything OutcomePublisherFunction reads from its environment."""
+
+
+class StatusApiSettings(
+    ActionIntentsTable,
+    ExecutionAttemptsTable,
+    ExecutionOutcomesTable,
+    TenantsTable,
+    LedgerTable,
+    PaginationSecret,
+    CorsOrigins,
+):
+    """Everything ExecutionStatusApiFunction reads from its environment."""
 
 
 def load_settings[S: ComponentSettings](

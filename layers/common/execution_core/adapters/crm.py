@@ -38,7 +38,7 @@ import urllib3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
-from pydantic import AfterValidator, Field, JsonValue, StringConstraints
+from pydantic import Field, JsonValue, StringConstraints
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -48,7 +48,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from execution_core.adapters.allowlist import OriginPattern, allowed_origin, parse_allowed_origins
+from execution_core.adapters.allowlist import OriginPattern, allowed_origin
 from execution_core.contracts import EffectResult, PreparedExecution, ResolveRequest
 from execution_core.errors import (
     AuthError,
@@ -76,14 +76,13 @@ from execution_core.repositories import ConnectorConfigRepository, ExternalWrite
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
 from execution_core.services.effects import EffectState
-from execution_core.settings import ComponentSettings
+from execution_core.settings import CrmSettings
 from execution_core.tracing import subsegment
 
 __all__ = [
     "API_VERSION",
     "TASK_SOBJECT_PATH",
     "TOOL_NAME",
-    "CrmSettings",
     "CrmTaskAdapter",
     "CrmTaskParameters",
     "EventLog",
@@ -121,26 +120,6 @@ def _json_object_adapter() -> pydantic.TypeAdapter[dict[str, JsonValue]]:
 
 
 # ---------------------------------------------------------------- configuration
-def _valid_allow_list(value: str) -> str:
-    parse_allowed_origins(value)  # a ValueError names the variable via load_settings, never the value
-    return value
-
-
-class CrmSettings(ComponentSettings):
-    """The CRM-specific part of the adapter's environment; the handler composes it with its tables."""
-
-    crm_allowed_origins: Annotated[str, Field(max_length=4096), AfterValidator(_valid_allow_list)]
-    crm_secret_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,255}/$")]
-    crm_connect_timeout_seconds: Annotated[float, Field(gt=0, le=30)]
-    crm_read_timeout_seconds: Annotated[float, Field(gt=0, le=60)]
-    # A write reserved longer ago than this cannot still be in flight (it outlives the function's timeout),
-    # so a lookup that finds nothing proves it never happened.
-    crm_settle_seconds: Annotated[int, Field(ge=60, le=3600)] = 120
-
-    def origin_patterns(self) -> tuple[OriginPattern, ...]:
-        return parse_allowed_origins(self.crm_allowed_origins)
-
-
 def build_http_pool(settings: CrmSettings) -> urllib3.PoolManager:
     """One pool per container: bounded timeouts, no retries, no redirects (the state machine retries)."""
     return urllib3.PoolManager(

@@ -24,7 +24,7 @@ from execution_core.models import AttemptStatus, utc_now
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import Item, TransactItem, transact_write
 from execution_core.repositories.tenants import TenantRepository
-from execution_core.settings import ExecutionAttemptsTable, TenantsTable
+from execution_core.settings import AuthorizationSettings
 
 _GLOBAL, _TENANT, _LEASE, _EFFECT = range(4)
 
@@ -104,10 +104,6 @@ class EffectAuthorization:
             and attempt.lease_id == prepared.lease_id
             and attempt.idempotency_key == prepared.idempotency_key
         )
-
-
-class AuthorizationSettings(TenantsTable, ExecutionAttemptsTable):
-    """The tables every adapter re-authorizes against."""
 
 
 def build_effect_authorization(dynamodb: Any, settings: AuthorizationSettings) -> EffectAuthorization:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pydantic
 
-from execution_core.aws import aws_client
 from execution_core.contracts import (
     ActionApprovedDetail,
     FailureRecordRequest,
@@ -47,29 +46,16 @@ from execution_core.models.execution import (
 )
 from execution_core.models.intent import ActionIntent
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
-from execution_core.observability import ObservabilitySettings
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import TransactItem, transact_write
-from execution_core.repositories.external_writes import ExternalWriteRepository
 from execution_core.repositories.intents import ActionIntentRepository
-from execution_core.repositories.internal_objects import InternalObjectRepository
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.outcomes import ExecutionOutcomeRepository
-from execution_core.repositories.signals import SignalRepository
 from execution_core.services.deterministic_ids import execution_name, lease_id_for
 from execution_core.services.effects import Effect, EffectAddress, EffectState, EffectStore
 from execution_core.services.failures import Failure, outcome_status_for
 from execution_core.services.outbox import outcome_signal
 from execution_core.services.signals import SignalService
-from execution_core.settings import (
-    ActionIntentsTable,
-    ExecutionAttemptsTable,
-    ExecutionOutcomesTable,
-    ExternalWritesTable,
-    InternalObjectsTable,
-    LedgerTable,
-    SignalsTable,
-)
 from execution_core.tracing import subsegment
 
 STAGES = ("PrepareExecution", "PerformAction", "RecordOutcome")
@@ -547,38 +533,3 @@ class OutcomeRecorder:
             error_class=stored.error_class,
             error_code=stored.error_code,
         )
-
-
-class RecorderSettings(
-    ActionIntentsTable,
-    ExecutionAttemptsTable,
-    ExecutionOutcomesTable,
-    LedgerTable,
-    SignalsTable,
-    InternalObjectsTable,
-    ExternalWritesTable,
-    ObservabilitySettings,
-):
-    """What both recorders read from their environment (their template entries are identical)."""
-
-
-def build_outcome_recorder(settings: RecorderSettings) -> OutcomeRecorder:
-    """Both recorders' container-scoped wiring: one DynamoDB client shared by the transaction's tables."""
-    dynamodb = aws_client("dynamodb")
-    ledger = LedgerRepository(dynamodb, settings.ledger_table_name)
-    return OutcomeRecorder(
-        client=dynamodb,
-        attempts=ExecutionAttemptRepository(dynamodb, settings.execution_attempts_table_name),
-        outcomes=ExecutionOutcomeRepository(dynamodb, settings.execution_outcomes_table_name),
-        ledger=ledger,
-        signals=SignalService(
-            client=dynamodb,
-            signals=SignalRepository(dynamodb, settings.signals_table_name),
-            ledger=ledger,
-        ),
-        effects=EffectStore(
-            internal_objects=InternalObjectRepository(dynamodb, settings.internal_objects_table_name),
-            external_writes=ExternalWriteRepository(dynamodb, settings.external_writes_table_name),
-        ),
-        intents=ActionIntentRepository(dynamodb, settings.action_intents_table_name),
-    )
