@@ -433,6 +433,14 @@ def cmd_republish(ops: Operations, args: argparse.Namespace) -> None:
     print(f"published again for {args.intent}: {', '.join(published)} (same dedupe key)")
 
 
+def cmd_backfill_status_keys(ops: Operations, args: argparse.Namespace) -> None:
+    updated = ops.attempts.backfill_status_keys()
+    print(
+        f"{updated} attempt(s) given their status-filter index key (ADR 0010); "
+        "the others had it already. Safe to run again."
+    )
+
+
 def cmd_publish_registry(ops: Operations, args: argparse.Namespace) -> None:
     for name, result in ops.publish_registry().items():
         print(f"{name}: {result.value}")
@@ -608,6 +616,12 @@ def _add_nothing_lost_commands(commands: Any) -> None:
     for name in ("tenant", "account", "intent"):
         republish.add_argument(name, type=_identifier(name))
     republish.set_defaults(handler=cmd_republish)
+
+    backfill = commands.add_parser(
+        "backfill-status-keys",
+        help="once after upgrading: index keys for attempts written before the status filter (ADR 0010)",
+    )
+    backfill.set_defaults(handler=cmd_backfill_status_keys)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -599,3 +599,34 @@ def test_a_switch_changed_by_someone_else_meanwhile_is_refused_and_not_recorded(
     assert ops.ledger.list_switch_changes(100) == changes_before
     config = ops.known_tenant(tenant.tenant_id)
     assert (config.execution_enabled, config.disabled_action_types) == (False, [])
+
+
+def test_backfill_status_keys_puts_an_attempt_older_than_the_index_into_filtered_lists(
+    local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The upgrade step ADR 0010 names: an attempt written before AccountStatusIndex joins filtered lists."""
+    legacy = factories.attempt(
+        tenant_id=tenant.tenant_id,
+        account_id=tenant.account_id,
+        action_intent_id=factories.uid("ai-legacy"),
+        status="FAILED",
+        error_class="DOWNSTREAM",
+        error_code="DOWNSTREAM_ERROR",
+    )
+    item = ops.attempts._item(legacy)
+    del item["status_pk"]  # as written before the index existed
+    ops.client("dynamodb").put_item(TableName=ops.attempts.table_name, Item=item)
+
+    def failed() -> list[str]:
+        page = ops.attempts.list_for_account(
+            tenant.tenant_id, tenant.account_id, 100, status=AttemptStatus.FAILED
+        )
+        return [a.action_intent_id for a in page.items]
+
+    assert legacy.action_intent_id not in failed()
+    code, out, _ = _run(capsys, "backfill-status-keys")
+    assert code == 0
+    assert int(out.split()[0]) >= 1
+    assert legacy.action_intent_id in failed()
+    code, out, _ = _run(capsys, "backfill-status-keys")
+    assert (code, out.split()[0]) == (0, "0")  # nothing left: safe to run again
