@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,28 +55,39 @@ class UnitTierViolation(BaseException):
 
 @dataclass
 class UnitGuard:
-    violations: list[str] = field(default_factory=list)
+    """Refuses on the thread that runs the test. Other threads pass through: in a full run the emulator that
+    earlier tiers started keeps polling (streams, schedules) in its own threads while unit tests run, and
+    those requests are not the test's."""
 
-    def refuse(self, what: str) -> Any:
+    violations: list[str] = field(default_factory=list)
+    test_thread: int = field(default_factory=threading.get_ident)
+
+    def refuse(self, what: str, original: Any = None) -> Any:
         def refused(*args: Any, **kwargs: Any) -> Any:
+            if original is not None and threading.get_ident() != self.test_thread:
+                return original(*args, **kwargs)
             self.violations.append(what)
             raise UnitTierViolation(f"tests/unit must stay pure: {what} (move the test to its tier)")
 
         return refused
 
 
+def _refuse(monkeypatch: pytest.MonkeyPatch, guard: UnitGuard, owner: Any, name: str, what: str) -> None:
+    monkeypatch.setattr(owner, name, guard.refuse(what, getattr(owner, name)))
+
+
 @pytest.fixture(autouse=True)
 def unit_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[UnitGuard]:
     guard = UnitGuard()
     for name in ("bind", "connect", "connect_ex", "sendto"):
-        monkeypatch.setattr(socket.socket, name, guard.refuse(f"socket.{name}"))
-    monkeypatch.setattr(BaseClient, "_make_request", guard.refuse("an AWS SDK request"))
+        _refuse(monkeypatch, guard, socket.socket, name, f"socket.{name}")
+    _refuse(monkeypatch, guard, BaseClient, "_make_request", "an AWS SDK request")
     # A child process would escape every patch here (and a fresh interpreter is not seconds).
-    monkeypatch.setattr(subprocess.Popen, "__init__", guard.refuse("a child process"))
+    _refuse(monkeypatch, guard, subprocess.Popen, "__init__", "a child process")
     emulator = sys.modules.get("local_runtime.emulator")  # not imported here: moto would slow every start-up
     if emulator is not None:  # a test that imports it inside its body still meets the socket guard (bind)
-        monkeypatch.setattr(emulator.LocalEmulator, "__init__", guard.refuse("LocalEmulator()"))
-        monkeypatch.setattr(emulator.LocalEmulator, "start", guard.refuse("LocalEmulator.start"))
+        _refuse(monkeypatch, guard, emulator.LocalEmulator, "__init__", "LocalEmulator()")
+        _refuse(monkeypatch, guard, emulator.LocalEmulator, "start", "LocalEmulator.start")
     yield guard
     if guard.violations:
         pytest.fail(f"tests/unit must stay pure, but this test tried: {', '.join(guard.violations)}")

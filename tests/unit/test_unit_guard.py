@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from typing import cast
 
@@ -102,3 +103,22 @@ def test_a_test_that_asks_for_the_emulator_fails_before_its_fixtures_start_it(it
 
 def test_a_pure_test_passes_the_setup_hook() -> None:
     pytest_runtest_setup(_Item("t::pure", ["unit_guard", "monkeypatch"]))  # type: ignore[arg-type]
+
+
+def test_another_threads_socket_is_not_the_tests(unit_guard: UnitGuard) -> None:
+    """In a full run the emulator earlier tiers started keeps polling in its own threads: not refused."""
+    results: list[object] = []
+
+    def background() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            results.append(sock.sendto(b"x", ("127.0.0.1", 9)))  # UDP: nothing needs to listen
+
+    thread = threading.Thread(target=background)
+    thread.start()
+    thread.join(timeout=5)
+    assert results == [1]
+    assert unit_guard.violations == []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, pytest.raises(UnitTierViolation):
+        sock.sendto(b"x", ("127.0.0.1", 9))  # the same call from the test's own thread still is
+    assert unit_guard.violations == ["socket.sendto"]
+    unit_guard.violations.clear()
