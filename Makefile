@@ -81,7 +81,7 @@ unit: $(VENV)/.installed ## the pure tier in seconds: tests/unit (its conftest r
 	$(BIN)/pytest tests/unit -q
 
 pytest: $(VENV)/.installed ## all tests with the branch coverage gate (pyproject's [tool.coverage])
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest --cov --cov-report=term --durations=15
 
 lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ACTIONLINT_VENV)/.installed ## ruff, mypy, dead code (vulture), cfn-lint, sam validate, checkov, actionlint
 	$(BIN)/ruff check .
