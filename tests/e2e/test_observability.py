@@ -39,15 +39,15 @@ def _json_lines(lines: list[str]) -> list[dict[str, Any]]:
     return parsed
 
 
-def _metrics(lines: list[str]) -> dict[str, dict[str, str]]:
-    """EMF metric name -> its dimensions."""
+def _metrics(lines: list[str], stack_name: str) -> dict[str, dict[str, str]]:
+    """EMF metric name -> its dimensions; every line in the stack's own namespace."""
     found: dict[str, dict[str, str]] = {}
     for record in _json_lines(lines):
         emf = record.get("_aws")
         if not emf:
             continue
         directive = emf["CloudWatchMetrics"][0]
-        assert directive["Namespace"] == "BoundedExecution"
+        assert directive["Namespace"] == f"BoundedExecution/{stack_name}"
         dimensions = {name: record[name] for name in directive["Dimensions"][0]}
         for metric in directive["Metrics"]:
             assert record[metric["Name"]] == 1.0 or record[metric["Name"]] == [1.0]
@@ -58,7 +58,7 @@ def _metrics(lines: list[str]) -> dict[str, dict[str, str]]:
 def test_success_emits_metrics_and_correlated_logs(tenant: Tenant, runtime: LocalStack) -> None:
     lines = _run_and_capture(runtime, tenant, "CREATE_INTERNAL_NOTE", {"title": "note " + uuid.uuid4().hex})
 
-    metrics = _metrics(lines)
+    metrics = _metrics(lines, runtime.stack_name)
     assert metrics["ExecutionsStarted"] == {"service": "prepare-execution"}
     assert metrics["ExecutionsSucceeded"] == {"service": "execution-recorder"}
     assert metrics["SignalsEmitted"] == {"service": "execution-recorder"}
@@ -77,7 +77,7 @@ def test_failure_emits_executions_failed_by_error_class(
     crm_server.fail_next(401)
     lines = _run_and_capture(runtime, tenant, "CREATE_CRM_TASK", {"subject": "s " + uuid.uuid4().hex})
 
-    metrics = _metrics(lines)
+    metrics = _metrics(lines, runtime.stack_name)
     assert metrics["ExecutionsFailed"] == {"service": "execution-failure-recorder", "error_class": "AUTH"}
     assert metrics["SignalsEmitted"] == {"service": "execution-failure-recorder"}
     assert "ExecutionsSucceeded" not in metrics
@@ -85,7 +85,9 @@ def test_failure_emits_executions_failed_by_error_class(
 
 def test_kill_switch_block_is_counted(tenant: Tenant, runtime: LocalStack) -> None:
     tenant.ops.configure_tenant(tenant.tenant_id, [tenant.account_id], execution_enabled=False)
-    metrics = _metrics(_run_and_capture(runtime, tenant, "CREATE_INTERNAL_NOTE", {"title": "blocked"}))
+    metrics = _metrics(
+        _run_and_capture(runtime, tenant, "CREATE_INTERNAL_NOTE", {"title": "blocked"}), runtime.stack_name
+    )
     assert metrics["KillSwitchBlocked"] == {"service": "internal-adapter"}
     assert metrics["ExecutionsCancelled"] == {"service": "execution-failure-recorder"}
 

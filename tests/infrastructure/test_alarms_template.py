@@ -13,7 +13,9 @@ from local_runtime.template import load_raw_template
 
 RESOURCES: dict[str, Any] = load_raw_template()["Resources"]
 
-Expectation = tuple[str, str, str, str | None, str, int]
+# The business metrics' namespace: one per stack, so two stacks in one account and region stay apart.
+BUSINESS_NAMESPACE = {"Fn::Sub": "BoundedExecution/${AWS::StackName}"}
+Expectation = tuple[str | dict[str, str], str, str, str | None, str, int]
 
 
 def _machine(metric: str, statistic: str, threshold: int) -> Expectation:
@@ -54,8 +56,8 @@ EXPECTED: dict[str, Expectation] = {
         "Maximum",
         300_000,
     ),
-    "SweeperFoundWorkAlarm": ("BoundedExecution", "SweeperFinalized", "service", "reconciler", "Sum", 1),
-    "SweeperErrorsAlarm": ("BoundedExecution", "SweeperErrors", "service", "reconciler", "Sum", 1),
+    "SweeperFoundWorkAlarm": (BUSINESS_NAMESPACE, "SweeperFinalized", "service", "reconciler", "Sum", 1),
+    "SweeperErrorsAlarm": (BUSINESS_NAMESPACE, "SweeperErrors", "service", "reconciler", "Sum", 1),
     "OutcomePublisherErrorsAlarm": _function("OutcomePublisherFunction"),
     "ReconcilerErrorsAlarm": _function("ReconcilerFunction"),
 }
@@ -125,6 +127,26 @@ def test_dashboard_is_valid_json_with_the_required_widgets() -> None:
                    "ExecutionsTimedOut", "SweeperFinalized", "IteratorAge",
                    "ApproximateNumberOfMessagesVisible"):  # fmt: skip
         assert metric in text, metric
+
+
+def test_business_metrics_alarms_and_dashboard_use_the_stacks_own_namespace() -> None:
+    """The functions emit to, the alarms watch and the dashboard draws the same per-stack namespace: with
+    one shared namespace, dev's sweeper alarm would fire for staging's work in the same account."""
+    variables = load_raw_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == BUSINESS_NAMESPACE
+    custom = {
+        lid: r["Properties"]["Namespace"]
+        for lid, r in RESOURCES.items()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and not str(r["Properties"]["Namespace"]).startswith("AWS/")
+    }
+    assert set(custom) == {"SweeperFoundWorkAlarm", "SweeperErrorsAlarm"}
+    assert all(namespace == BUSINESS_NAMESPACE for namespace in custom.values()), custom
+    body_template = RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    drawn = set(re.findall(r'\["([^"]+)", "[A-Za-z]+", "service"', body_template))
+    assert drawn == {BUSINESS_NAMESPACE["Fn::Sub"]}
+    # SEARCH needs the name quoted: it holds '/' and the stack name's '-' (CloudWatch search syntax).
+    assert '{\\"' + BUSINESS_NAMESPACE["Fn::Sub"] + '\\",service,error_class}' in body_template
+    assert "'{BoundedExecution," not in body_template
 
 
 def test_tracing_and_state_machine_logging() -> None:
