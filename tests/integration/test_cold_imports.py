@@ -11,11 +11,11 @@ from local_runtime.template import PROJECT_ROOT
 LAYER = str(PROJECT_ROOT / "layers" / "common")
 _PROBE = """
 import json, sys
-from execution_core.settings import ActionIntentsTable, Stage, load_settings
+from execution_core.settings import ActionIntentsTable, ExecutionAttemptsTable, load_settings
 import execution_core.contracts, execution_core.services.recording, execution_core.observability
-class S(Stage, ActionIntentsTable):
+class S(ActionIntentsTable, ExecutionAttemptsTable):
     pass
-load_settings(S, "probe", environ={"STAGE": "dev", "ACTION_INTENTS_TABLE_NAME": "table-1"})
+load_settings(S, "probe", environ={"ACTION_INTENTS_TABLE_NAME": "table-1", "EXECUTION_ATTEMPTS_TABLE_NAME": "t-2"})
 from execution_core.models.execution import ActionOutcome
 print(json.dumps({
     "modules": sorted(m for m in sys.modules if m.split(".")[0] in {"pydantic_settings", "dotenv"}),

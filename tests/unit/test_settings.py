@@ -1,17 +1,26 @@
 """Settings fail fast, name the variable, and never echo a value."""
 
+from typing import Annotated
+
 import pytest
+from pydantic import Field
 
 from execution_core.errors import ConfigurationError
 from execution_core.settings import (
     ActionIntentsTable,
     ArtifactsBucket,
+    ComponentSettings,
     EventBus,
     ExecutionAttemptsTable,
-    Stage,
     aws_region,
     load_settings,
 )
+
+
+class Stage(ComponentSettings):
+    """A field set of the tests' own, composed like the shipped ones (no function reads a stage)."""
+
+    stage: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
 
 
 class StarterSettings(Stage, ActionIntentsTable, ExecutionAttemptsTable):

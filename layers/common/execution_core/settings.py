@@ -43,10 +43,6 @@ class ComponentSettings(pydantic.BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
-class Stage(ComponentSettings):
-    stage: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
-
-
 class ActionIntentsTable(ComponentSettings):
     action_intents_table_name: TableName
 
