@@ -38,6 +38,7 @@ from local_runtime.runtime_state import CliError
 EXIT_USAGE = 2
 MAX_OPERATOR_LENGTH = 256  # SwitchChange.changed_by
 MAX_REASON_LENGTH = 500
+MAX_TOKEN_LENGTH = 4096
 _IDENTIFIER: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(Identifier)
 
 
@@ -441,6 +442,74 @@ def cmd_backfill_status_keys(ops: Operations, args: argparse.Namespace) -> None:
     )
 
 
+def cmd_tenant_create(ops: Operations, args: argparse.Namespace) -> None:
+    accounts = sorted(set(args.account))
+    if not ops.create_tenant(args.tenant, accounts):
+        raise CliError(
+            f"tenant {args.tenant} already exists; nothing was changed "
+            "(`execctl tenant add-account` adds an account, `tenant-stop` changes its switch)"
+        )
+    if args.json:
+        _print({"tenant_id": args.tenant, "account_ids": accounts, "execution_enabled": True})
+        return
+    print(f"tenant {args.tenant} created with account(s) {', '.join(accounts)}; execution enabled")
+
+
+def cmd_tenant_show(ops: Operations, args: argparse.Namespace) -> None:
+    _print(ops.known_tenant(args.tenant).model_dump(mode="json", exclude_none=True))
+
+
+def cmd_tenant_add_account(ops: Operations, args: argparse.Namespace) -> None:
+    ops.known_tenant(args.tenant)
+    added = ops.tenants.add_account(args.tenant, args.account)
+    _report_membership(args, changed=added, done="added to", already="already belongs to")
+
+
+def cmd_tenant_remove_account(ops: Operations, args: argparse.Namespace) -> None:
+    ops.known_account(args.tenant, args.account)  # a typo is refused, naming the accounts that exist
+    removed = ops.tenants.remove_account(args.tenant, args.account)
+    _report_membership(args, changed=removed, done="removed from", already="no longer belongs to")
+
+
+def _report_membership(args: argparse.Namespace, *, changed: bool, done: str, already: str) -> None:
+    if args.json:
+        _print({"tenant_id": args.tenant, "account_id": args.account, "changed": changed})
+        return
+    what = f"account {args.account} {done if changed else already} tenant {args.tenant}"
+    print(what if changed else f"{what}; nothing changed")
+
+
+def cmd_tail(ops: Operations, args: argparse.Namespace) -> None:
+    """A tenant's newest ledger entries across its accounts (the TenantTimeIndex), newest first."""
+    ops.known_tenant(args.tenant)
+    entries = ops.ledger.list_for_tenant(args.tenant, args.limit).items
+    if _printed_as_json_or_none(args, entries, f"no ledger entries for tenant {args.tenant}"):
+        return
+    for entry in entries:
+        where = f"{entry.account_id}/{entry.action_intent_id} attempt {entry.attempt_count}"
+        print(f"{entry.occurred_at.isoformat()}  {entry.event_type.value:<20} {where}")
+
+
+def cmd_crm_connect(ops: Operations, args: argparse.Namespace) -> None:
+    ops.known_account(args.tenant, args.account)
+    token = _read_token()
+    ops.connect_crm(args.tenant, args.account, args.instance_url, token)
+    secret = ops.crm_secret_name(args.tenant, args.account)
+    if args.json:
+        _print({"tenant_id": args.tenant, "account_id": args.account, "secret_id": secret})
+        return
+    print(f"CRM connected for {args.tenant}/{args.account} at {args.instance_url}; token stored as {secret}")
+
+
+def _read_token() -> str:
+    """The CRM access token from stdin when piped, else a hidden prompt: never an argument, which would
+    land in the shell's history and the process list."""
+    token = (getpass.getpass("CRM access token: ") if sys.stdin.isatty() else sys.stdin.read()).strip()
+    if not token or len(token) > MAX_TOKEN_LENGTH or any(c.isspace() for c in token):
+        raise CliError(f"the access token must be 1 to {MAX_TOKEN_LENGTH} characters without spaces")
+    return token
+
+
 def cmd_publish_registry(ops: Operations, args: argparse.Namespace) -> None:
     for name, result in ops.publish_registry().items():
         print(f"{name}: {result.value}")
@@ -481,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_switch_commands(commands, tenant)
     _add_record_commands(commands, tenant, account, intent)
     _add_nothing_lost_commands(commands)
+    _add_tenant_commands(commands, tenant, account)
 
     publish = commands.add_parser("publish-registry", help="publish registry/action_types.json (immutable)")
     publish.set_defaults(handler=cmd_publish_registry)
@@ -511,6 +581,46 @@ def _add_switch_commands(commands: Any, tenant: Callable[[str], str]) -> None:
     audit.add_argument("--limit", type=_limit, default=20, help="1-100 (default 20)")
     _json_option(audit)
     audit.set_defaults(handler=cmd_audit)
+
+
+def _add_tenant_commands(commands: Any, tenant: Callable[[str], str], account: Callable[[str], str]) -> None:
+    """tenant create/show/add-account/remove-account, crm-connect, tail: onboarding and a tenant's ledger."""
+    tenant_command = commands.add_parser("tenant", help="onboard a tenant, show it, add or remove accounts")
+    actions = tenant_command.add_subparsers(dest="tenant_action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="a new tenant with its accounts, execution enabled")
+    create.add_argument("tenant", type=tenant)
+    create.add_argument(
+        "--account", type=account, action="append", required=True, help="a member account (repeatable)"
+    )
+    _json_option(create)
+    create.set_defaults(handler=cmd_tenant_create)
+    show = actions.add_parser("show", help="the tenant's switches and member accounts")
+    show.add_argument("tenant", type=tenant)
+    show.set_defaults(handler=cmd_tenant_show)
+    for name, handler, text in (
+        ("add-account", cmd_tenant_add_account, "make an account a member of the tenant"),
+        ("remove-account", cmd_tenant_remove_account, "take an account out of the tenant"),
+    ):
+        membership = actions.add_parser(name, help=text)
+        membership.add_argument("tenant", type=tenant)
+        membership.add_argument("account", type=account)
+        _json_option(membership)
+        membership.set_defaults(handler=handler)
+
+    connect = commands.add_parser(
+        "crm-connect", help="store an account's CRM token (read from stdin or a prompt) and its connector"
+    )
+    connect.add_argument("tenant", type=tenant)
+    connect.add_argument("account", type=account)
+    connect.add_argument("--instance-url", required=True, help="the CRM's https origin")
+    _json_option(connect)
+    connect.set_defaults(handler=cmd_crm_connect)
+
+    tail = commands.add_parser("tail", help="a tenant's newest ledger entries, across its accounts")
+    tail.add_argument("tenant", type=tenant)
+    tail.add_argument("--limit", type=_limit, default=20, help="1-100 (default 20)")
+    _json_option(tail)
+    tail.set_defaults(handler=cmd_tail)
 
 
 def _add_record_commands(

@@ -164,6 +164,17 @@ class Operations:
             )
         )
 
+    def create_tenant(self, tenant_id: str, account_ids: Iterable[str]) -> bool:
+        """Onboard a tenant with execution enabled; False (nothing written) when it already exists."""
+        return self.tenants.create_config(
+            TenantConfig(
+                tenant_id=tenant_id,
+                execution_enabled=True,
+                account_ids=list(account_ids),
+                updated_at=utc_now(),
+            )
+        )
+
     @property
     def switches(self) -> SwitchChanges:
         return SwitchChanges(self._dynamodb, self.tenants, self.ledger)
@@ -178,24 +189,24 @@ class Operations:
         return f"{self.stack_name}/crm/{tenant_id}/{account_id}"
 
     def connect_crm(self, tenant_id: str, account_id: str, instance_url: str, access_token: str) -> None:
-        """Store the CRM credential in Secrets Manager and point the connector config at it."""
+        """Store the CRM credential in Secrets Manager and point the connector config at it (validated
+        first: a refused URL leaves the stored token as it was)."""
         secrets = self._client("secretsmanager")
         name = self.crm_secret_name(tenant_id, account_id)
+        config = ConnectorConfig(
+            tenant_id=tenant_id,
+            account_id=account_id,
+            connector_type=ConnectorType.CRM,
+            instance_url=instance_url,
+            secret_id=name,
+            updated_at=utc_now(),
+        )
         value = json.dumps({"access_token": access_token})
         try:
             secrets.create_secret(Name=name, SecretString=value)
         except secrets.exceptions.ResourceExistsException:
             secrets.put_secret_value(SecretId=name, SecretString=value)
-        self.connectors.put(
-            ConnectorConfig(
-                tenant_id=tenant_id,
-                account_id=account_id,
-                connector_type=ConnectorType.CRM,
-                instance_url=instance_url,
-                secret_id=name,
-                updated_at=utc_now(),
-            )
-        )
+        self.connectors.put(config)
 
     # ---------------------------------------------------------------- the flow
     def put_intent(self, intent: ActionIntent) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from execctl import cli as execctl
 from execctl.operations import Operations
 from execution_core.errors import ErrorCode, StateConflictError
 from execution_core.models import ActionIntent
+from execution_core.models.adapters import ConnectorType
 from execution_core.models.execution import AttemptStatus, ExecutionAttempt
 from execution_core.services.deterministic_ids import lease_id_for
 from local_runtime.output import router
@@ -45,6 +47,9 @@ COMMANDS = [
     "not-executed",
     "republish",
     "publish-registry",
+    "tenant",
+    "crm-connect",
+    "tail",
 ]
 
 
@@ -393,6 +398,18 @@ TYPO_CASES = {
     "republish, account typo": lambda t, a, i: ["republish", t, a + "x", i],
     "republish, intent typo": lambda t, a, i: ["republish", t, a, i + "x"],
     "trace typo": lambda t, a, i: ["trace", "trace-" + i + "x"],
+    "tenant show, tenant typo": lambda t, a, i: ["tenant", "show", t + "x"],
+    "tenant add-account, tenant typo": lambda t, a, i: ["tenant", "add-account", t + "x", a],
+    "tenant remove-account, tenant typo": lambda t, a, i: ["tenant", "remove-account", t + "x", a],
+    "tenant remove-account, account typo": lambda t, a, i: ["tenant", "remove-account", t, a + "x"],
+    "crm-connect, account typo": lambda t, a, i: [
+        "crm-connect",
+        t,
+        a + "x",
+        "--instance-url",
+        "https://acme.my.salesforce.com",
+    ],
+    "tail, tenant typo": lambda t, a, i: ["tail", t + "x"],
 }
 
 
@@ -630,3 +647,147 @@ def test_backfill_status_keys_puts_an_attempt_older_than_the_index_into_filtered
     assert legacy.action_intent_id in failed()
     code, out, _ = _run(capsys, "backfill-status-keys")
     assert (code, out.split()[0]) == (0, "0")  # nothing left: safe to run again
+
+
+def test_a_tenant_is_onboarded_and_its_accounts_added_and_removed(
+    local_state: Path, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    t = f"t-{uuid.uuid4().hex[:10]}"
+    code, out, _ = _run(capsys, "tenant", "create", t, "--account", "acct-b", "--account", "acct-a")
+    assert (code, out.strip()) == (0, f"tenant {t} created with account(s) acct-a, acct-b; execution enabled")
+    config = ops.tenants.get_config(t)
+    assert config is not None
+    assert (config.execution_enabled, config.account_ids) == (True, ["acct-a", "acct-b"])
+
+    code, out, _ = _run(capsys, "tenant", "add-account", t, "acct-c")
+    assert (code, out.strip()) == (0, f"account acct-c added to tenant {t}")
+    code, out, _ = _run(capsys, "tenant", "add-account", t, "acct-c")
+    assert (code, out.strip()) == (0, f"account acct-c already belongs to tenant {t}; nothing changed")
+    code, out, _ = _run(capsys, "tenant", "remove-account", t, "acct-a", "--json")
+    assert (code, json.loads(out)) == (0, {"tenant_id": t, "account_id": "acct-a", "changed": True})
+    assert not ops.tenants.is_account_member(t, "acct-a")
+    code, out, _ = _run(capsys, "tenant", "show", t)
+    assert code == 0
+    shown = json.loads(out)
+    assert (shown["tenant_id"], shown["account_ids"], shown["execution_enabled"]) == (
+        t,
+        ["acct-b", "acct-c"],
+        True,
+    )
+
+    # Onboarding again never resets a switch someone turned on meanwhile.
+    assert _run(capsys, "tenant-stop", t, "on", "--reason", "incident")[0] == 0
+    before = _world(ops)
+    code, out, err = _run(capsys, "tenant", "create", t, "--account", "acct-z")
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        f"error: tenant {t} already exists; nothing was changed "
+        "(`execctl tenant add-account` adds an account, `tenant-stop` changes its switch)"
+    )
+    assert _world(ops) == before
+    stored = ops.tenants.get_config(t)
+    assert stored is not None
+    assert (stored.execution_enabled, stored.account_ids) == (False, ["acct-b", "acct-c"])
+
+
+def test_tenant_create_needs_an_account_and_refuses_too_many(
+    local_state: Path, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        execctl.main(["tenant", "create", "t-without-accounts"])
+    assert info.value.code == 2
+    assert "--account" in capsys.readouterr().err
+    t = f"t-{uuid.uuid4().hex[:10]}"
+    many = [arg for n in range(100) for arg in ("--account", f"acct-{n}")]
+    code, out, err = _run(capsys, "tenant", "create", t, *many)
+    assert (code, out) == (2, "")
+    assert err.strip() == "error: invalid value for account_ids; nothing was changed"
+    assert ops.tenants.get_config(t) is None
+
+
+def test_tail_shows_a_tenants_newest_ledger_entries_across_its_accounts(
+    local_state: Path, tenant: Tenant, ops: Operations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "tail", tenant.tenant_id)
+    assert (code, out.strip()) == (0, f"no ledger entries for tenant {tenant.tenant_id}")
+    first, second = tenant.intent(), tenant.intent("CREATE_INTERNAL_TASK")
+    assert tenant.run(first) == "SUCCEEDED"
+    assert tenant.run(second) == "SUCCEEDED"
+
+    code, out, _ = _run(capsys, "tail", tenant.tenant_id, "--limit", "4")
+    assert code == 0
+    rows = [line.split() for line in out.strip().splitlines()]
+    where = f"{tenant.account_id}/{second.action_intent_id}"
+    assert [row[1:3] for row in rows] == [
+        ["SIGNAL", where],
+        ["ACTION_EXECUTED", where],
+        ["EXECUTION_STARTED", where],
+        ["SIGNAL", f"{tenant.account_id}/{first.action_intent_id}"],
+    ]
+    code, out, _ = _run(capsys, "tail", tenant.tenant_id, "--json")
+    entries = json.loads(out)
+    assert len(entries) == 6
+    assert [e["occurred_at"] for e in entries] == sorted((e["occurred_at"] for e in entries), reverse=True)
+    assert {e["action_intent_id"] for e in entries} == {first.action_intent_id, second.action_intent_id}
+
+
+def test_crm_connect_reads_the_token_from_stdin_and_never_prints_it(
+    local_state: Path,
+    tenant: Tenant,
+    ops: Operations,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token = "tok-" + uuid.uuid4().hex
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    url = "https://acme.my.salesforce.com"
+    code, out, err = _run(capsys, "crm-connect", tenant.tenant_id, tenant.account_id, "--instance-url", url)
+    secret = ops.crm_secret_name(tenant.tenant_id, tenant.account_id)
+    assert (code, out.strip()) == (
+        0,
+        f"CRM connected for {tenant.tenant_id}/{tenant.account_id} at {url}; token stored as {secret}",
+    )
+    assert token not in out + err
+    stored = ops.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+    assert json.loads(stored) == {"access_token": token}
+    connector = ops.connectors.get(tenant.tenant_id, tenant.account_id, ConnectorType.CRM)
+    assert connector is not None
+    assert (connector.instance_url, connector.secret_id) == (url, secret)
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "says"),
+    [
+        (
+            "http://acme.my.salesforce.com",
+            "tok-1",
+            "error: invalid value for instance_url; nothing was changed",
+        ),
+        ("https://acme.my.salesforce.com", "", "error: the access token must be 1 to 4096 characters"),
+        (
+            "https://acme.my.salesforce.com",
+            "two words",
+            "error: the access token must be 1 to 4096 characters",
+        ),
+    ],
+)
+def test_crm_connect_refuses_a_bad_url_or_token_and_changes_nothing(
+    url: str,
+    token: str,
+    says: str,
+    local_state: Path,
+    tenant: Tenant,
+    ops: Operations,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = ops.connectors.get(tenant.tenant_id, tenant.account_id, ConnectorType.CRM)
+    secret = ops.crm_secret_name(tenant.tenant_id, tenant.account_id)
+    stored = ops.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(token))
+    code, out, err = _run(capsys, "crm-connect", tenant.tenant_id, tenant.account_id, "--instance-url", url)
+    assert (code, out) == (2, "")
+    assert err.startswith(says), err
+    assert token not in err or not token
+    assert ops.connectors.get(tenant.tenant_id, tenant.account_id, ConnectorType.CRM) == before
+    assert ops.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"] == stored

@@ -39,9 +39,10 @@ def _wait_until_ready(state_file: Path, up: subprocess.Popen[str], timeout: floa
 
 
 def test_the_walkthrough_covers_every_switch_and_the_new_commands() -> None:
-    commands = {line.split()[1] for line in walkthrough() if line.startswith("execctl ")}
+    commands = {line.split("execctl ", 1)[1].split()[0] for line in walkthrough() if "execctl " in line}
     assert commands >= {"intent", "approve", "status", "history", "ledger", "trace", "list", "tenant-stop"}
     assert commands >= {"action-type", "global-stop", "audit", "stuck", "reconcile", "dead-letters"}
+    assert commands >= {"tail", "tenant", "crm-connect"}
 
 
 def test_the_readme_operator_walkthrough_runs_verbatim_against_make_up(tmp_path: Path) -> None:
@@ -89,3 +90,9 @@ def test_the_readme_operator_walkthrough_runs_verbatim_against_make_up(tmp_path:
     assert "global stop: OFF -> ON  by " in out  # audit: who
     assert ": CRM incident" in out  # audit: why
     assert "published again for ai-readme-note-1" in out
+    assert "ACTION_EXECUTED      acct-acme-emea/ai-readme-note-1 attempt 1" in out  # tail
+    assert "tenant tenant-newco created with account(s) acct-newco-1; execution enabled" in out
+    assert "account acct-newco-2 removed from tenant tenant-newco" in out
+    assert '"account_ids": [\n    "acct-newco-1"\n  ]' in out  # tenant show
+    assert "CRM connected for tenant-newco/acct-newco-1 at https://newco.my.salesforce.com" in out
+    assert "example-token" not in out

@@ -15,7 +15,8 @@ from execution_core.settings import ActionIntentsTable, ExecutionAttemptsTable, 
 import execution_core.contracts, execution_core.services.recording, execution_core.observability
 class S(ActionIntentsTable, ExecutionAttemptsTable):
     pass
-load_settings(S, "probe", environ={"ACTION_INTENTS_TABLE_NAME": "table-1", "EXECUTION_ATTEMPTS_TABLE_NAME": "t-2"})
+load_settings(S, "probe", environ={"ACTION_INTENTS_TABLE_NAME": "tb1",
+                                  "EXECUTION_ATTEMPTS_TABLE_NAME": "tb2"})
 from execution_core.models.execution import ActionOutcome
 print(json.dumps({
     "modules": sorted(m for m in sys.modules if m.split(".")[0] in {"pydantic_settings", "dotenv"}),

@@ -463,6 +463,27 @@ def test_tenant_config_membership_and_switches(
     assert stored.execution_enabled is False
 
 
+def test_onboarding_never_overwrites_a_tenant_and_membership_changes_say_what_they_did(
+    tenants: TenantRepository,
+) -> None:
+    tenant = uid("t")
+    config = TenantConfig(tenant_id=tenant, execution_enabled=False, account_ids=["acc-1"], updated_at=NOW)
+    assert tenants.create_config(config) is True
+    assert (
+        tenants.create_config(config.model_copy(update={"execution_enabled": True, "account_ids": ["x"]}))
+        is False
+    )
+    assert tenants.get_config(tenant) == config  # the stopped switch and the members are as first written
+
+    assert tenants.add_account(tenant, "acc-2") is True
+    assert tenants.add_account(tenant, "acc-2") is False
+    assert tenants.remove_account(tenant, "acc-1") is True
+    assert tenants.remove_account(tenant, "acc-1") is False
+    assert tenants.list_accounts(tenant) == ["acc-2"]
+    with pytest.raises(StateConflictError, match="does not exist"):
+        tenants.add_account(uid("t"), "acc-1")  # never a member item without its tenant
+
+
 def test_global_kill_switch(tenants: TenantRepository, ddb: Any, ledger: LedgerRepository) -> None:
     # The global item is shared by the session: restore what was there (through the operators' path too).
     switches = SwitchChanges(ddb, tenants, ledger)

@@ -4,7 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from execution_core.errors import ExecutionError, KillSwitchUnavailableError
+from execution_core.errors import (
+    ExecutionError,
+    KillSwitchUnavailableError,
+    StateConflictError,
+    TransactionConditionFailedError,
+)
 from execution_core.models import GlobalKillSwitch, TenantConfig, format_timestamp
 from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
@@ -49,17 +54,33 @@ class TenantRepository(TableRepository):
     def put_config(self, config: TenantConfig) -> None:
         """Write the tenant's switches and add its accounts as members (one transaction).
 
-        Accounts missing from ``config.account_ids`` are not removed; use ``remove_account``.
+        Accounts missing from ``config.account_ids`` are not removed; use ``remove_account``. Overwrites
+        the switches: seeding only; an operator onboards a tenant with ``create_config``.
         """
+        transact_write(self._client, self._config_entries(config, condition=None))
+
+    def create_config(self, config: TenantConfig) -> bool:
+        """Onboard a tenant: its switches and member accounts, only if the tenant does not exist yet (so a
+        repeated onboarding never resets a kill switch someone turned on). False: it already existed."""
+        try:
+            transact_write(self._client, self._config_entries(config, condition="attribute_not_exists(pk)"))
+        except TransactionConditionFailedError:
+            return False
+        return True
+
+    def _config_entries(self, config: TenantConfig, condition: str | None) -> list[TransactItem]:
         pk = keys.tenant_pk(config.tenant_id)
         switches = to_item(config, pk=pk, sk=keys.TENANT_CONFIG_SK)
         del switches["account_ids"]  # membership lives in its own items, one per account
-        entries: list[dict[str, Any]] = [{"Put": {"TableName": self._table, "Item": switches}}]
+        put: dict[str, Any] = {"TableName": self._table, "Item": switches}
+        if condition:
+            put["ConditionExpression"] = condition
+        entries: list[TransactItem] = [{"Put": put}]
         for account_id in config.account_ids:
             entries.append(
                 {"Put": {"TableName": self._table, "Item": self._member_item(config.tenant_id, account_id)}}
             )
-        transact_write(self._client, entries)
+        return entries
 
     def _member_item(self, tenant_id: str, account_id: str) -> Item:
         return key(pk=keys.tenant_pk(tenant_id), sk=keys.account_member_sk(account_id)) | {
@@ -154,12 +175,45 @@ class TenantRepository(TableRepository):
                 break
         return sorted(found)[:limit]
 
-    def remove_account(self, tenant_id: str, account_id: str) -> None:
+    def add_account(self, tenant_id: str, account_id: str) -> bool:
+        """Make ``account_id`` a member of an existing tenant. False: it already was one."""
+        member = self._member_item(tenant_id, account_id)
+        try:
+            transact_write(
+                self._client,
+                [
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._table,
+                            "Key": self._config_key(tenant_id),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": member,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ],
+            )
+        except TransactionConditionFailedError as exc:
+            if exc.reasons[0] != "None":
+                raise StateConflictError(f"tenant {tenant_id} does not exist") from None
+            return False
+        return True
+
+    def remove_account(self, tenant_id: str, account_id: str) -> bool:
+        """Take ``account_id`` out of the tenant: the status API stops showing it to the tenant's users whose
+        token lists no accounts of its own (membership decides for them). False: it was not a member."""
         with dynamo_errors("remove tenant account"):
-            self._client.delete_item(
+            response = self._client.delete_item(
                 TableName=self._table,
                 Key=key(pk=keys.tenant_pk(tenant_id), sk=keys.account_member_sk(account_id)),
+                ReturnValues="ALL_OLD",
             )
+        return "Attributes" in response
 
     def list_accounts(self, tenant_id: str, limit: int = MAX_MEMBER_ACCOUNTS) -> list[str]:
         """The tenant's member accounts, sorted (a Query of its membership items, keys only)."""
