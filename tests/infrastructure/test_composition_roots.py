@@ -133,9 +133,21 @@ def handler_wiring_problems(tree: ast.Module, root_module: str) -> list[str]:
 
 
 def _settings_class_of(root_module: str) -> type[settings_module.ComponentSettings]:
-    """The class the root passes to ``load_settings``: it must live in execution_core.settings."""
+    """The class the root passes to ``load_settings`` (itself, or through the shared recorder root it
+    builds on): it must live in execution_core.settings."""
     path = LAYER / "wiring" / f"{root_module.rsplit('.', 1)[1]}.py"
-    loads = [
+    loads = _settings_loaded(path)
+    if not loads and "execution_core.wiring.recorder" in set(_imported_modules(_tree(path))):
+        loads = _settings_loaded(LAYER / "wiring" / "recorder.py")
+    assert len(loads) == 1, (root_module, loads)
+    cls = getattr(settings_module, loads[0], None)
+    assert isinstance(cls, type), f"{root_module} loads {loads[0]}, which is not in execution_core.settings"
+    assert cls.__module__ == "execution_core.settings", (root_module, cls.__module__)
+    return cls
+
+
+def _settings_loaded(path: Path) -> list[str]:
+    return [
         node.args[0].id
         for node in ast.walk(_tree(path))
         if isinstance(node, ast.Call)
@@ -144,11 +156,6 @@ def _settings_class_of(root_module: str) -> type[settings_module.ComponentSettin
         and node.args
         and isinstance(node.args[0], ast.Name)
     ]
-    assert len(loads) == 1, (root_module, loads)
-    cls = getattr(settings_module, loads[0], None)
-    assert isinstance(cls, type), f"{root_module} loads {loads[0]}, which is not in execution_core.settings"
-    assert cls.__module__ == "execution_core.settings", (root_module, cls.__module__)
-    return cls
 
 
 def _template_functions() -> dict[str, dict[str, Any]]:

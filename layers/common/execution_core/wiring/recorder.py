@@ -1,7 +1,13 @@
-"""The outcome recorder's wiring, shared by both recorders and the reconciler (one environment, ADR 0020)."""
+"""The outcome recorder's wiring, shared by both recorders and the reconciler (one environment, ADR 0020):
+the two recorders' roots are this root under their own service names; the reconciler's adds to it."""
 
+from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
+from execution_core.aws import aws_client
+from execution_core.observability import BusinessMetrics, business_metrics
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.external_writes import ExternalWriteRepository
 from execution_core.repositories.intents import ActionIntentRepository
@@ -12,7 +18,29 @@ from execution_core.repositories.signals import SignalRepository
 from execution_core.services.effects import EffectStore
 from execution_core.services.recording import OutcomeRecorder
 from execution_core.services.signals import SignalService
-from execution_core.settings import RecorderSettings
+from execution_core.settings import RecorderSettings, load_settings
+from execution_core.tracing import Tracing, start_tracing
+
+
+@dataclass(frozen=True)
+class RecorderRoot:
+    settings: RecorderSettings
+    logger: Logger
+    tracing: Tracing
+    metrics: BusinessMetrics
+    recorder: OutcomeRecorder
+
+
+def build_recorder_root(service: str) -> RecorderRoot:
+    """Settings (named ``service`` in a configuration error) → one DynamoDB client → the recorder."""
+    settings = load_settings(RecorderSettings, service)
+    return RecorderRoot(
+        settings=settings,
+        logger=Logger(),
+        tracing=start_tracing(),  # Powertools Tracer only when tracing is on (ADR 0014)
+        metrics=business_metrics(settings),
+        recorder=build_outcome_recorder(aws_client("dynamodb"), settings),
+    )
 
 
 def build_outcome_recorder(dynamodb: Any, settings: RecorderSettings) -> OutcomeRecorder:
