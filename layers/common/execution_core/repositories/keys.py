@@ -5,7 +5,8 @@ tenant's partition.
 """
 
 from execution_core.errors import InvalidInputError
-from execution_core.models import InternalObjectKind, LedgerEventType
+from execution_core.models.adapters import InternalObjectKind
+from execution_core.models.ledger import LedgerEventType
 
 SEPARATOR = "#"
 REGISTRY_VERSION_WIDTH = 10  # zero padded so versions sort numerically and the latest sorts last

@@ -3,7 +3,9 @@
 from typing import Any
 
 from execution_core.errors import InvalidInputError
-from execution_core.models import LedgerEntry, LedgerEventType, SwitchChange, format_timestamp
+from execution_core.models.common import format_timestamp
+from execution_core.models.ledger import LedgerEntry, LedgerEventType
+from execution_core.models.tenant import SwitchChange
 from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (

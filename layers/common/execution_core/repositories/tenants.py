@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import Any
 
 from execution_core.errors import ExecutionError, KillSwitchUnavailableError
-from execution_core.models import GlobalKillSwitch, TenantConfig, format_timestamp
+from execution_core.models.common import format_timestamp
+from execution_core.models.tenant import GlobalKillSwitch, TenantConfig
 from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (
