@@ -71,7 +71,7 @@ def test_the_package_indexes_import_a_module_only_for_a_name_asked_for() -> None
     assert probe["before"] == ["execution_core.models", "execution_core.repositories"]
     loaded = set(probe["after"])
     assert {"execution_core.models.execution", "execution_core.repositories.outcomes"} <= loaded
-    for other in ("models.signal", "models.registry"):
+    for other in ("models.tenant", "models.signal", "models.registry", "models.adapters"):
         assert f"execution_core.{other}" not in loaded
     for other in ("tenants", "status_read", "registry", "attempts", "signals", "connector_config"):
         assert f"execution_core.repositories.{other}" not in loaded
