@@ -80,13 +80,16 @@ ONLY_FOR = {
     # operators' commands only (execctl)
     "execution_core.services.switches": set(),
     "execution_core.services.registry": set(),
+    # Powertools' batch utility imports its parser's pydantic models (for type hints) when pydantic is
+    # imported before it: about 20 ms of OutcomePublisher's init, if its imports were reordered
+    "aws_lambda_powertools.utilities.parser": set(),
 }
 _MODULES_PROBE = """
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-print(json.dumps(sorted(m for m in sys.modules if m.startswith("execution_core"))))
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("execution_core", "aws_lambda_powertools")))))
 """
 
 
