@@ -15,6 +15,11 @@ package without .pyc (a copy, as a layer built without compiling ships it) is me
 handler with tracing on (Powertools Tracer and the X-Ray SDK, LAMBDA_TASK_ROOT set as in Lambda) against
 tracing off (the template's runtime default locally). ``primed_ms`` is what SnapStart's before-snapshot
 hook adds: building the models that init defers.
+
+A second comparison, per function, separates our code from the SDK clients it needs: a baseline process
+that imports boto3 and creates the clients the function's composition root creates (the same services,
+as ``execution_core.aws`` recorded them in a process that imported the handler), and the handler's
+``ratio_to_same_clients`` to it. The issue's target (``target_ratio_met``) stays the one-client ratio.
 """
 
 from __future__ import annotations
@@ -54,6 +59,22 @@ boto3.client("dynamodb")
 print((time.process_time() - started) * 1000, (time.perf_counter() - wall) * 1000)
 print(0.0)
 """
+# The second baseline: boto3 and the clients one handler's composition root creates.
+_SAME_CLIENTS = """
+import boto3
+clients = [boto3.client(service) for service in {services!r}]
+print((time.process_time() - started) * 1000, (time.perf_counter() - wall) * 1000)
+print(0.0)
+"""
+# Which clients a handler creates: every client goes through execution_core.aws, which keeps them.
+_CLIENTS = """
+import json
+spec = importlib.util.spec_from_file_location("app", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+from execution_core.aws import created_clients
+print(json.dumps(sorted(client.meta.service_model.service_name for client in created_clients())))
+"""
 _TRACING_ON = {"POWERTOOLS_TRACE_DISABLED": "false", "LAMBDA_TASK_ROOT": "/var/task"}
 SNAPSTART_NOTE = (
     "with SnapStart (staging, prod) AWS restores all of median_ms and primed_ms from the snapshot "
@@ -74,6 +95,23 @@ def _sample(body: str, env: dict[str, str]) -> tuple[float, float, float]:
     lines = result.stdout.strip().splitlines()
     cpu, wall = lines[-2].split()
     return float(cpu), float(wall), float(lines[-1])
+
+
+def _created_clients(path: str, env: dict[str, str]) -> tuple[str, ...]:
+    """The services of the clients a handler creates at import (its composition root's), sorted."""
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", _CHILD.format(body=_CLIENTS.format(path=path))],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return tuple(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def same_clients_key(services: tuple[str, ...]) -> str:
+    return "same_clients:" + "+".join(services)
 
 
 def layer_copy(target: Path, *, compiled: bool) -> Path:
@@ -109,9 +147,25 @@ def main() -> int:
             "source_layer_": {"PYTHONPATH": source_layer},
             "tracing_on_": {"PYTHONPATH": layer, **_TRACING_ON},
         }
+        clients = {
+            logical_id: _created_clients(
+                str(Path(function.code_dir) / "app.py"),
+                {**base_env, **function.environment, **variants[""]},
+            )
+            for logical_id, function in functions.items()
+        }
+        # One second baseline per distinct set of services, in the environment of a function that has it.
+        same_clients = {
+            services: {**base_env, **functions[logical_id].environment}
+            for logical_id, services in clients.items()
+        }
         samples: dict[str, list[tuple[float, float, float]]] = {"baseline_boto3_client": []}
         for _ in range(RUNS):  # interleaved, so machine noise spreads over every subject alike
             samples["baseline_boto3_client"].append(_sample(_BASELINE, baseline_env))
+            for services, env in same_clients.items():
+                samples.setdefault(same_clients_key(services), []).append(
+                    _sample(_SAME_CLIENTS.format(services=list(services)), env)
+                )
             for logical_id, function in functions.items():
                 path = str(Path(function.code_dir) / "app.py")
                 for prefix, extra in variants.items():
@@ -120,6 +174,18 @@ def main() -> int:
                         _sample(_HANDLER.format(path=path), env)
                     )
     results = {name: statistics.median(s[0] for s in values) for name, values in samples.items()}
+    report(list(functions), clients, samples, results)
+    if "--json" in sys.argv:
+        print(json.dumps(results))
+    return 0
+
+
+def report(
+    functions: list[str],
+    clients: dict[str, tuple[str, ...]],
+    samples: dict[str, list[tuple[float, float, float]]],
+    results: dict[str, float],
+) -> None:
     wall = {name: statistics.median(s[1] for s in values) for name, values in samples.items()}
     primed = {name: statistics.median(s[2] for s in values) for name, values in samples.items()}
     baseline = results["baseline_boto3_client"]
@@ -141,13 +207,18 @@ def main() -> int:
         print(f"cold_init.{logical_id}.tracing_on_ratio_to_baseline: {traced / baseline:.2f}")
         print(f"cold_init.{logical_id}.tracing_on_extra_ms: {traced - handler:.1f}")
         print(f"cold_init.{logical_id}.primed_ms: {primed[logical_id]:.1f}")
+        # The second comparison: against boto3 and this function's own clients (same services).
+        same = results[same_clients_key(clients[logical_id])]
+        print(f"cold_init.{logical_id}.same_clients: {','.join(clients[logical_id])}")
+        print(f"cold_init.{logical_id}.same_clients_baseline_median_ms: {same:.1f}")
+        print(f"cold_init.{logical_id}.ratio_to_same_clients: {handler / same:.2f}")
+        print(f"cold_init.{logical_id}.over_same_clients_ms: {handler - same:.1f}")
     worst = max(results[lid] / baseline for lid in functions)
     print(f"cold_init.worst_ratio_to_baseline: {worst:.2f}")
     print(f"cold_init.target_ratio_met: {str(worst <= 1.5).lower()}")
+    worst_same = max(results[lid] / results[same_clients_key(clients[lid])] for lid in functions)
+    print(f"cold_init.worst_ratio_to_same_clients: {worst_same:.2f}")
     print(f"cold_init.snapstart: {SNAPSTART_NOTE}")
-    if "--json" in sys.argv:
-        print(json.dumps(results))
-    return 0
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ RECEIVERS = ("services", "repositories", "adapters")
 SDK_DATA_MODULES = {"boto3.dynamodb.types", "boto3.dynamodb.conditions", "botocore.exceptions"}
 # What only a composition root (or the settings module) may reach for.
 WIRING_ONLY = {"boto3", "botocore", "execution_core.aws", "execution_core.settings", "execution_core.wiring"}
-# Variables read by the Lambda runtime, Powertools or boto3 themselves, never by our settings.
+# Variables read by the Lambda runtime, Powertools, pydantic or boto3 themselves, never by our settings.
 RUNTIME_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -32,6 +32,7 @@ RUNTIME_VARIABLES = {
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
     "POWERTOOLS_TRACER_CAPTURE_ERROR",
     "POWERTOOLS_TRACE_DISABLED",
+    "PYDANTIC_DISABLE_PLUGINS",
     "LAMBDA_TASK_ROOT",
     "AWS_SAM_LOCAL",
     "AWS_CHALICE_CLI_MODE",

@@ -64,15 +64,11 @@ from execution_core.errors import (
     StateConflictError,
     ToolTimeoutError,
 )
-from execution_core.models import (
-    ConnectorType,
-    ExternalObjectRef,
-    ExternalSystem,
-    ExternalWriteRecord,
-    ExternalWriteStatus,
-    utc_now,
-)
-from execution_core.repositories import ConnectorConfigRepository, ExternalWriteRepository
+from execution_core.models.adapters import ConnectorType, ExternalWriteRecord, ExternalWriteStatus
+from execution_core.models.common import utc_now
+from execution_core.models.execution import ExternalObjectRef, ExternalSystem
+from execution_core.repositories.connector_config import ConnectorConfigRepository
+from execution_core.repositories.external_writes import ExternalWriteRepository
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import EffectAuthorization
 from execution_core.services.effects import EffectState

@@ -16,13 +16,8 @@ from execution_core.errors import (
     StateConflictError,
     TransactionConditionFailedError,
 )
-from execution_core.models import (
-    AttemptStatus,
-    ExecutionAttempt,
-    ExternalObjectRef,
-    PipelineStage,
-    format_timestamp,
-)
+from execution_core.models.common import format_timestamp
+from execution_core.models.execution import AttemptStatus, ExecutionAttempt, ExternalObjectRef, PipelineStage
 from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (

@@ -1,6 +1,6 @@
 """ConnectorConfig table: where each tenant/account's CRM lives; credentials stay in Secrets Manager."""
 
-from execution_core.models import ConnectorConfig, ConnectorType
+from execution_core.models.adapters import ConnectorConfig, ConnectorType
 from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import dynamo_errors, key, model_from_item, to_item

@@ -9,12 +9,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from execution_core.errors import StateConflictError
-from execution_core.models import (
-    ExternalObjectRef,
-    ExternalWriteRecord,
-    ExternalWriteStatus,
-    format_timestamp,
-)
+from execution_core.models.adapters import ExternalWriteRecord, ExternalWriteStatus
+from execution_core.models.common import format_timestamp
+from execution_core.models.execution import ExternalObjectRef
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (
     Item,

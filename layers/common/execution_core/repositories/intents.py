@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Any
 
-from execution_core.models import ActionIntent
+from execution_core.models.intent import ActionIntent
 from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (

@@ -5,7 +5,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from execution_core.errors import InvalidInputError
-from execution_core.models import InternalObject, InternalObjectKind
+from execution_core.models.adapters import InternalObject, InternalObjectKind
 from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (

@@ -4,8 +4,13 @@ Components are checked for the separator so that an id like ``a#ACCOUNT#b`` cann
 tenant's partition.
 """
 
+from typing import TYPE_CHECKING
+
 from execution_core.errors import InvalidInputError
-from execution_core.models import InternalObjectKind, LedgerEventType
+
+if TYPE_CHECKING:  # annotations only: importing the key formats creates no model class
+    from execution_core.models.adapters import InternalObjectKind
+    from execution_core.models.ledger import LedgerEventType
 
 SEPARATOR = "#"
 REGISTRY_VERSION_WIDTH = 10  # zero padded so versions sort numerically and the latest sorts last
@@ -92,7 +97,7 @@ def switch_change_sk(changed_at_iso: str, change_id: str) -> str:
     return f"{SWITCH_CHANGE_PREFIX}{changed_at_iso}#{_part(change_id, 'change_id')}"
 
 
-def ledger_sk(action_intent_id: str, event_type: LedgerEventType, execution_name: str | None = None) -> str:
+def ledger_sk(action_intent_id: str, event_type: "LedgerEventType", execution_name: str | None = None) -> str:
     """Deterministic: one ledger entry per intent and event type, so a retried write is a no-op.
 
     Event types that are about one execution rather than the intent (an approval that ran nothing) are
@@ -111,7 +116,7 @@ def ledger_intent_prefix(action_intent_id: str) -> str:
     return f"INTENT#{_part(action_intent_id, 'action_intent_id')}#EVENT#"
 
 
-def occurred_sk(occurred_at_iso: str, event_type: LedgerEventType, action_intent_id: str) -> str:
+def occurred_sk(occurred_at_iso: str, event_type: "LedgerEventType", action_intent_id: str) -> str:
     return f"{occurred_at_iso}#{event_type.value}#{_part(action_intent_id, 'action_intent_id')}"
 
 
@@ -123,11 +128,11 @@ def account_from_member_sk(sk: str) -> str:
     return sk.removeprefix(ACCOUNT_MEMBER_PREFIX)
 
 
-def internal_object_sk(kind: InternalObjectKind, object_id: str) -> str:
+def internal_object_sk(kind: "InternalObjectKind", object_id: str) -> str:
     return f"{kind.value}#{_part(object_id, 'object_id')}"
 
 
-def internal_object_prefix(kind: InternalObjectKind) -> str:
+def internal_object_prefix(kind: "InternalObjectKind") -> str:
     return f"{kind.value}#"
 
 

@@ -1,9 +1,10 @@
 """Ledger table: the append-only audit trail, queryable by tenant and time and by trace."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from execution_core.errors import InvalidInputError
-from execution_core.models import LedgerEntry, LedgerEventType, SwitchChange, format_timestamp
+from execution_core.models.common import format_timestamp
+from execution_core.models.ledger import LedgerEntry, LedgerEventType
 from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (
@@ -16,6 +17,9 @@ from execution_core.repositories.dynamo import (
     to_item,
     values,
 )
+
+if TYPE_CHECKING:  # only operators' switch changes use it (execctl): no function's cold start creates it
+    from execution_core.models.tenant import SwitchChange
 
 STORAGE_ATTRIBUTES = ("pk", "sk", "occurred_sk")
 TENANT_TIME_INDEX = "TenantTimeIndex"
@@ -62,7 +66,7 @@ class LedgerRepository(TableRepository):
         )
         return list(page.items)
 
-    def switch_change_put_item(self, change: SwitchChange) -> TransactItem:
+    def switch_change_put_item(self, change: "SwitchChange") -> TransactItem:
         """TransactWriteItems entry: the audit record of an operator's kill-switch change. It commits with
         the change itself, so no switch changes without a record of who changed it and why."""
         item = to_item(
@@ -74,8 +78,10 @@ class LedgerRepository(TableRepository):
             "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
         }
 
-    def list_switch_changes(self, limit: int) -> list[SwitchChange]:
+    def list_switch_changes(self, limit: int) -> list["SwitchChange"]:
         """The newest ``limit`` kill-switch changes, newest first."""
+        from execution_core.models.tenant import SwitchChange
+
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         with dynamo_errors("list switch changes"):

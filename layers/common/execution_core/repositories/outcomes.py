@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from execution_core.models import ActionOutcome
+from execution_core.models.execution import ActionOutcome
 from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (

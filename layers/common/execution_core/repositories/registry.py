@@ -6,7 +6,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from execution_core.errors import RegistryVersionConflictError, RegistryVersionNotFoundError
-from execution_core.models import ActionTypeRegistryEntry
+from execution_core.models.registry import ActionTypeRegistryEntry
 from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (

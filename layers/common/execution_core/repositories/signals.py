@@ -3,7 +3,7 @@
 from typing import Any
 
 from execution_core.errors import InvalidInputError
-from execution_core.models import Signal
+from execution_core.models.signal import Signal
 from execution_core.repositories import keys
 from execution_core.repositories.base import Page, TableRepository, start_key
 from execution_core.repositories.dynamo import (

@@ -3,7 +3,9 @@
 from dataclasses import dataclass
 from typing import Any
 
-from execution_core.models import ActionIntent, ActionOutcome, AttemptStatus, ExecutionAttempt, LedgerEntry
+from execution_core.models.execution import ActionOutcome, AttemptStatus, ExecutionAttempt
+from execution_core.models.intent import ActionIntent
+from execution_core.models.ledger import LedgerEntry
 from execution_core.repositories import attempts, intents, keys, outcomes
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.base import Page

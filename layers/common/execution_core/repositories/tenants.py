@@ -10,7 +10,8 @@ from execution_core.errors import (
     StateConflictError,
     TransactionConditionFailedError,
 )
-from execution_core.models import GlobalKillSwitch, TenantConfig, format_timestamp
+from execution_core.models.common import format_timestamp
+from execution_core.models.tenant import GlobalKillSwitch, TenantConfig
 from execution_core.repositories import keys
 from execution_core.repositories.base import TableRepository
 from execution_core.repositories.dynamo import (

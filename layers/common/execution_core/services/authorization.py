@@ -20,7 +20,8 @@ from execution_core.errors import (
     StateConflictError,
     TransactionConditionFailedError,
 )
-from execution_core.models import AttemptStatus, utc_now
+from execution_core.models.common import utc_now
+from execution_core.models.execution import AttemptStatus
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.repositories.dynamo import Item, TransactItem, transact_write
 from execution_core.repositories.tenants import TenantRepository

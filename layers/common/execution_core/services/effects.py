@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from execution_core.errors import InvalidInputError
-from execution_core.models import ExternalObjectRef, ExternalSystem, ExternalWriteStatus, InternalObjectKind
-from execution_core.models.adapters import INTERNAL_TOOL_KINDS
+from execution_core.models.adapters import INTERNAL_TOOL_KINDS, ExternalWriteStatus, InternalObjectKind
+from execution_core.models.execution import ExternalObjectRef, ExternalSystem
 from execution_core.repositories.dynamo import TransactItem
 from execution_core.repositories.external_writes import ExternalWriteRepository
 from execution_core.repositories.internal_objects import InternalObjectRepository

@@ -18,9 +18,11 @@ from execution_core.errors import (
     IntentNotFoundError,
     StateConflictError,
 )
-from execution_core.models import ActionIntent, ActionTypeRegistryEntry, AttemptStatus, ExecutionAttempt
 from execution_core.models.common import utc_now
+from execution_core.models.execution import AttemptStatus, ExecutionAttempt
+from execution_core.models.intent import ActionIntent
 from execution_core.models.ledger import LedgerEntry, LedgerEventType
+from execution_core.models.registry import ActionTypeRegistryEntry
 from execution_core.repositories.attempts import ExecutionAttemptRepository, HolderRunning
 from execution_core.repositories.intents import ActionIntentRepository
 from execution_core.repositories.ledger import LedgerRepository

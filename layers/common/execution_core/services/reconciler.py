@@ -32,7 +32,8 @@ from execution_core.contracts import (
     live_alias_arn,
 )
 from execution_core.errors import DownstreamError, ExecutionError, InvalidInputError
-from execution_core.models import ExecutionAttempt, utc_now
+from execution_core.models.common import utc_now
+from execution_core.models.execution import ExecutionAttempt
 from execution_core.repositories.attempts import ExecutionAttemptRepository
 from execution_core.services.deterministic_ids import lease_id_for
 from execution_core.services.effects import EffectState

@@ -23,21 +23,19 @@ from urllib.parse import unquote
 from pydantic import Field
 
 from execution_core.errors import ErrorClass, ErrorCode, ExecutionError, InvalidInputError
-from execution_core.models import (
-    ActionIntent,
+from execution_core.models.common import FrozenModel, UtcDatetime, utc_now
+from execution_core.models.execution import (
     ActionOutcome,
     ApiStatus,
     AttemptStatus,
     ExecutionAttempt,
     ExecutionStatus,
-    LedgerEntry,
-    LedgerEventType,
     OutcomeStatus,
     PipelineStage,
-    SignalType,
-    utc_now,
 )
-from execution_core.models.common import FrozenModel, UtcDatetime
+from execution_core.models.intent import ActionIntent
+from execution_core.models.ledger import LedgerEntry, LedgerEventType
+from execution_core.models.signal import SignalType
 from execution_core.repositories.status_read import ExecutionRecords, StatusReadRepository
 from execution_core.repositories.tenants import TenantRepository
 from execution_core.services.authz import Caller, ForbiddenError, is_identifier

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from execution_core.errors import StateConflictError, TransactionConditionFailedError
-from execution_core.models import GlobalKillSwitch, SwitchChange, SwitchScope, TenantConfig
+from execution_core.models.tenant import GlobalKillSwitch, SwitchChange, SwitchScope, TenantConfig
 from execution_core.repositories.dynamo import TransactItem, transact_write
 from execution_core.repositories.ledger import LedgerRepository
 from execution_core.repositories.tenants import TenantRepository

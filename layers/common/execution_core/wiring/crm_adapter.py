@@ -10,7 +10,8 @@ from aws_lambda_powertools import Logger
 from execution_core.adapters.crm import CrmTaskAdapter, SecretsManagerSource, build_http_pool
 from execution_core.aws import aws_client
 from execution_core.observability import BusinessMetrics, business_metrics
-from execution_core.repositories import ConnectorConfigRepository, ExternalWriteRepository
+from execution_core.repositories.connector_config import ConnectorConfigRepository
+from execution_core.repositories.external_writes import ExternalWriteRepository
 from execution_core.services.artifacts import ArtifactStore
 from execution_core.services.authorization import build_effect_authorization
 from execution_core.settings import CrmAdapterSettings, load_settings
