@@ -6,7 +6,10 @@ items one by one and, on a failed condition, restores the snapshot. That has two
 * isolation: two concurrent writers corrupt each other (the restore of a cancelled transaction erases a
   write that committed meanwhile; the snapshot itself can fail with "dictionary changed size during
   iteration"). Serializing every DynamoDB write of the emulator behind one lock restores DynamoDB's
-  guarantee; reads stay concurrent.
+  guarantee. Stream reads take the same lock: a transaction's records are in its table's stream while
+  it is applied, and a cancelled one's are truncated away, so a poller reading in between would publish
+  what was never written and then skip the next real record (it reuses the sequence number). Item
+  reads stay concurrent.
 * cost: the deep copy grows with the table, so a transaction against a table of a few thousand items
   takes 150 ms or more and a long test session slows to a crawl. Since writes are serialized, the
   runtime instead keeps an undo log of just the items the transaction names, lets moto apply it without
@@ -119,6 +122,7 @@ def install() -> None:
     moto_hooks.wrap_dynamodb_write("transact_write_items", _with_undo_log)
     for name in moto_hooks.DYNAMODB_WRITES:
         moto_hooks.wrap_dynamodb_write(name, _serialized)
+    moto_hooks.wrap_stream_read(_serialized)
     _installed = True
 
 
@@ -129,4 +133,10 @@ def installed() -> bool:
     )
     inner = getattr(moto_hooks.dynamodb_write("transact_write_items"), "__wrapped__", None)
     undo_logged = getattr(inner, "__undo_logged_by_local_runtime__", False)
-    return serialized and undo_logged and isinstance(moto_hooks.dynamodb_copy(), _TablesNotCopied)
+    streams_serialized = getattr(moto_hooks.stream_read(), "__serialized_by_local_runtime__", False)
+    return (
+        serialized
+        and streams_serialized
+        and undo_logged
+        and isinstance(moto_hooks.dynamodb_copy(), _TablesNotCopied)
+    )

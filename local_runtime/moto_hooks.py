@@ -25,6 +25,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.events.models import Rule, events_backends
 from moto.server import ThreadedMotoServer
 from moto.sqs.models import sqs_backends
@@ -156,6 +157,22 @@ def wrap_dynamodb_write(name: str, wrap: _Wrapper) -> Callable[..., Any]:
     original: Callable[..., Any] = getattr(DynamoDBBackend, name)
     setattr(DynamoDBBackend, name, wrap(original))
     return original
+
+
+def wrap_stream_read(wrap: _Wrapper) -> Callable[..., Any]:
+    """``DynamoDBStreamsBackend.get_records(self, iterator_arn, limit)``, wrapped by dynamodb_isolation.py
+    so a stream is read only between writes: a record of a transaction still being applied (and perhaps
+    cancelled, then truncated away) is never handed out. If moto renames it, stream pollers can publish
+    what was never written and skip the record that reuses its sequence number."""
+    original: Callable[..., Any] = DynamoDBStreamsBackend.get_records
+    DynamoDBStreamsBackend.get_records = wrap(original)  # type: ignore[method-assign]
+    return original
+
+
+def stream_read() -> Callable[..., Any]:
+    """``DynamoDBStreamsBackend.get_records`` as it is now (wrapped once the runtime is installed)."""
+    method: Callable[..., Any] = DynamoDBStreamsBackend.get_records
+    return method
 
 
 def dynamodb_write(name: str) -> Callable[..., Any]:

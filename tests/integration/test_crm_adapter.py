@@ -858,7 +858,9 @@ def test_a_secret_outside_the_prefix_is_refused(
 
 
 @pytest.mark.parametrize(
-    "secret", ["not json", json.dumps({"token": TOKEN}), json.dumps({"access_token": "a b"})]
+    "secret",
+    ["not json", json.dumps({"token": TOKEN}), json.dumps({"access_token": "a b"})],
+    ids=["not-json", "wrong-field-name", "token-with-space"],  # TOKEN is random: ids must not carry it
 )
 def test_unusable_secret_is_not_configured(
     adapter: CrmTaskAdapter,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.events.models import EventPattern, EventsBackend, Rule
 from moto.server import ThreadedMotoServer
 from moto.sqs.models import SQSBackend
@@ -143,6 +145,37 @@ def test_every_wrapped_dynamodb_write_still_exists() -> None:
     assert _params(inner)[:2] == ["self", "transact_items"], (
         "moto_hooks.wrap_dynamodb_write: moto changed DynamoDBBackend.transact_write_items"
     )
+
+
+def test_the_wrapped_stream_read_still_exists() -> None:
+    inner: Any = inspect.unwrap(DynamoDBStreamsBackend.get_records)
+    assert _params(inner)[:3] == ["self", "iterator_arn", "limit"], (
+        "moto_hooks.wrap_stream_read: moto changed DynamoDBStreamsBackend.get_records"
+    )
+
+
+def test_a_stream_is_read_only_between_writes(runtime: LocalStack) -> None:
+    """While a write holds the lock (a transaction being applied, whose records may yet be truncated
+    away), a stream read waits; it answers as soon as the write is done (moto_hooks.wrap_stream_read)."""
+    from local_runtime import dynamodb_isolation
+
+    table = runtime.physical_name("ExecutionOutcomesTable")
+    stream_arn = runtime.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    streams = runtime.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="LATEST")
+    answered = threading.Event()
+
+    def read() -> None:
+        streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1)
+        answered.set()
+
+    with dynamodb_isolation._lock:  # a write in progress
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        assert not answered.wait(0.5), "a stream was read in the middle of a write"
+    assert answered.wait(10), "the stream read never answered once the write was done"
+    reader.join(10)
 
 
 @pytest.mark.parametrize("attribute", ["hash_key_attr", "range_key_attr", "items", "stream_shard"])

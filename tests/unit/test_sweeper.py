@@ -55,24 +55,30 @@ def _attempt(arn: str) -> ExecutionAttempt:
 
 @dataclass
 class FakeRecorder:
-    """Records every settled attempt FAILED (what the effect store says is tested end to end)."""
+    """Records every settled attempt FAILED (what the effect store says is tested end to end), except the
+    ones whose outcome is already there."""
 
     settled: list[str] = field(default_factory=list)
+    already_recorded: set[str] = field(default_factory=set)
 
     def settle(self, attempt: ExecutionAttempt, failure: Failure) -> RecordResult:
         self.settled.append(attempt.action_intent_id)
         return RecordResult(
-            disposition=RecordDisposition.RECORDED,
+            disposition=RecordDisposition.ALREADY_RECORDED
+            if attempt.action_intent_id in self.already_recorded
+            else RecordDisposition.RECORDED,
             status=OutcomeStatus.FAILED,
             action_intent_id=attempt.action_intent_id,
         )
 
 
-def _reconciler(attempts: FakeAttempts, executions: FakeExecutions) -> Reconciler:
+def _reconciler(
+    attempts: FakeAttempts, executions: FakeExecutions, recorder: FakeRecorder | None = None
+) -> Reconciler:
     # The resolver is only asked about writes in doubt, which these fakes never produce.
     return Reconciler(
         attempts=cast(Any, attempts),
-        recorder=cast(Any, FakeRecorder()),
+        recorder=cast(Any, recorder or FakeRecorder()),
         executions=cast(Any, executions),
         resolver=cast(Any, None),
         clock=lambda: NOW,
@@ -123,3 +129,22 @@ def test_a_dry_run_defers_nothing_and_include_deferred_reaches_every_running_att
 
     assert attempts.deferred == []
     assert attempts.asked_due_before[0] > NOW + timedelta(days=300)  # deferred ones included
+
+
+def test_a_running_attempt_whose_outcome_exists_goes_to_the_back_instead_of_blocking_the_queue() -> None:
+    """An outcome stored while the attempt still says RUNNING (no pipeline path leaves that; a restored
+    table can): nothing to record, and without a deferral it would head every page forever."""
+    inconsistent, behind = _attempt("arn:inconsistent"), _attempt("arn:behind")
+    attempts = FakeAttempts([inconsistent, behind])
+    executions = FakeExecutions(
+        {"arn:inconsistent": ExecutionState("SUCCEEDED"), "arn:behind": ExecutionState("FAILED")}
+    )
+    recorder = FakeRecorder(already_recorded={inconsistent.action_intent_id})
+
+    report = _reconciler(attempts, executions, recorder).sweep()
+
+    assert [(r.action_intent_id, r.disposition) for r in report.results] == [
+        (inconsistent.action_intent_id, Disposition.ALREADY_RECORDED),
+        (behind.action_intent_id, Disposition.RECORDED),
+    ]
+    assert attempts.deferred == [(inconsistent.action_intent_id, NOW + SWEEP_DEFER)]

@@ -181,9 +181,10 @@ class Reconciler:
         """Settle up to ``limit`` RUNNING attempts, oldest first, that started more than ``older_than`` ago
         and whose execution no longer runs.
 
-        One it cannot settle (still running, in doubt, an error) is deferred by SWEEP_DEFER, so it never
-        blocks the attempts behind it; ``include_deferred`` (an operator's "everything, now") ignores
-        that. No attempt is started with less than SETTLE_BUDGET_SECONDS of ``seconds_left``.
+        One it does not record (still running, in doubt, an error, or already recorded) is deferred by
+        SWEEP_DEFER, so it never blocks the attempts behind it; ``include_deferred`` (an operator's
+        "everything, now") ignores that. No attempt is started with less than SETTLE_BUDGET_SECONDS of
+        ``seconds_left``.
         """
         report = SweepReport()
         now = self.clock()
@@ -197,9 +198,24 @@ class Reconciler:
             report.checked += 1
             settled = self._sweep_one(attempt, dry_run)
             report.results.append(settled)
-            if not dry_run and settled.disposition in _UNSETTLED:
-                self.attempts.defer_sweep(attempt, self.clock() + SWEEP_DEFER)
+            if not dry_run and settled.disposition is not Disposition.RECORDED:
+                self._put_back(attempt, settled)
         return report
+
+    def _put_back(self, attempt: ExecutionAttempt, settled: Settled) -> None:
+        """Whatever the run did not record stays RUNNING, so it goes to the back of the queue: one the
+        sweeper cannot settle, and one whose outcome exists though the attempt still says RUNNING (a
+        record no pipeline path leaves, e.g. a table restored on its own), which would otherwise come
+        first on every run and block the attempts behind it."""
+        if settled.disposition not in _UNSETTLED:
+            _log.warning(
+                "sweeper found a RUNNING attempt it has nothing to record for",
+                extra={
+                    "action_intent_id": attempt.action_intent_id,
+                    "disposition": settled.disposition.value,
+                },
+            )
+        self.attempts.defer_sweep(attempt, self.clock() + SWEEP_DEFER)
 
     def _sweep_one(self, attempt: ExecutionAttempt, dry_run: bool) -> Settled:
         try:
