@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from cfnlint.decode import decode_str
+import yaml
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
@@ -36,12 +36,63 @@ class TemplateError(RuntimeError):
     """The template cannot be read, transformed or resolved."""
 
 
+class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type stubs here
+    """YAML with CloudFormation's short-form tags, as the CloudFormation YAML parser reads them.
+
+    Written here rather than taken from cfn-lint (``cfnlint.decode``): importing cfn-lint pulls in sympy
+    and its rule set, about a second of start-up in every ``exec-local`` process, for a dozen lines of
+    tag mapping. tests/local_runtime/test_template_loader.py checks both read our templates identically.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping that names a key twice is an error (PyYAML would keep the last one silently)."""
+        self.flatten_mapping(node)
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+                )
+            seen.add(key)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=True)
+        return mapping
+
+
+def _short_form(loader: _TemplateLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    """``!Ref x`` → ``{"Ref": x}``, ``!Condition c`` → ``{"Condition": c}``, ``!GetAtt a.b`` →
+    ``{"Fn::GetAtt": ["a", "b"]}``, any other ``!Name v`` → ``{"Fn::Name": v}``."""
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if name == "Fn::GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:  # pragma: no cover - PyYAML has no other node kind
+        raise yaml.constructor.ConstructorError(None, None, f"unexpected !{suffix}", node.start_mark)
+    return {name: value}
+
+
+_TemplateLoader.add_multi_constructor("!", _short_form)
+_TemplateLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _TemplateLoader.construct_mapping
+)
+
+
 def load_raw_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """Parse the YAML template, including CloudFormation short-form tags (!Ref, !Sub, ...)."""
-    template, matches = decode_str(path.read_text(encoding="utf-8"))
-    if matches or template is None:
-        raise TemplateError(f"cannot parse {path}: {[str(m) for m in matches]}")
-    return dict(template)
+    try:
+        template = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
+    except (OSError, yaml.YAMLError) as error:
+        raise TemplateError(f"cannot parse {path}: {error}") from error
+    if not isinstance(template, dict):
+        raise TemplateError(f"cannot parse {path}: not a mapping at the top level")
+    return template
 
 
 @dataclass(frozen=True)
