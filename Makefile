@@ -80,8 +80,8 @@ test: lint pytest ## everything CI runs: lint, template checks, all tests
 unit: $(VENV)/.installed ## the pure tier in seconds: tests/unit (its conftest refuses the emulator, sockets, AWS calls)
 	$(BIN)/pytest tests/unit -q
 
-pytest: $(VENV)/.installed ## all tests with the branch coverage gate (pyproject's [tool.coverage])
-	$(BIN)/pytest --cov --cov-report=term --durations=15
+pytest: $(VENV)/.installed ## all tests, two workers (one test file per worker), with the branch coverage gate (pyproject's [tool.coverage])
+	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term --durations=15
 
 lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ACTIONLINT_VENV)/.installed ## ruff, mypy, dead code (vulture), cfn-lint, sam validate, checkov, actionlint
 	$(BIN)/ruff check .
