@@ -5,8 +5,9 @@ imports ``execution_core.models.intent`` and no other model module, so a cold st
 classes its function's code imports (ADR 0014). The layer's own modules import from the defining module.
 """
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from execution_core.package_index import first_access_importer, names_to_modules
 
 if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported on first access
     from execution_core.models.adapters import (
@@ -95,17 +96,8 @@ _MODULES = {
     ),
     "tenant": ("GlobalKillSwitch", "SwitchChange", "SwitchScope", "TenantConfig"),
 }
-_DEFINED_IN = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name: str) -> object:
-    module = _DEFINED_IN.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # resolved once
-    return value
-
+_DEFINED_IN = names_to_modules(_MODULES)
+__getattr__ = first_access_importer(__name__, _DEFINED_IN)
 
 __all__ = [
     "ActionIntent",

@@ -4,8 +4,9 @@ The package is an index resolved on first access (PEP 562), as ``execution_core.
 repository module imports no other (ADR 0014). The layer's own modules import from the defining module.
 """
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from execution_core.package_index import first_access_importer, names_to_modules
 
 if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported on first access
     from execution_core.repositories.attempts import ExecutionAttemptRepository, LeaseOutcome, LeaseResult
@@ -38,17 +39,8 @@ _MODULES = {
     "status_read": ("ExecutionRecords", "StatusReadRepository"),
     "tenants": ("KillSwitchState", "TenantRepository"),
 }
-_DEFINED_IN = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name: str) -> object:
-    module = _DEFINED_IN.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # resolved once
-    return value
-
+_DEFINED_IN = names_to_modules(_MODULES)
+__getattr__ = first_access_importer(__name__, _DEFINED_IN)
 
 __all__ = [
     "ActionIntentRepository",
