@@ -20,6 +20,13 @@ A second comparison, per function, separates our code from the SDK clients it ne
 that imports boto3 and creates the clients the function's composition root creates (the same services,
 as ``execution_core.aws`` recorded them in a process that imported the handler), and the handler's
 ``ratio_to_same_clients`` to it. The issue's target (``target_ratio_met``) stays the one-client ratio.
+
+A third, the library floor, says how much of the rest is ours: a process that imports every module the
+handler's import brought in except our own (``execution_core`` and the handler; libraries and the stdlib
+modules anything imported, in the same order) and creates the same clients: what init would cost if our
+code took no time at all. ``own_code_ms`` is the handler's init above it, and
+``target_reachable_with_these_libraries`` says whether the one-client target can be met at all without
+replacing a library.
 """
 
 from __future__ import annotations
@@ -66,14 +73,29 @@ clients = [boto3.client(service) for service in {services!r}]
 print((time.process_time() - started) * 1000, (time.perf_counter() - wall) * 1000)
 print(0.0)
 """
-# Which clients a handler creates: every client goes through execution_core.aws, which keeps them.
-_CLIENTS = """
+# Which clients a handler creates (every client goes through execution_core.aws, which keeps them) and
+# which modules its import brings in that are not ours, in import order.
+_PROBE = """
 import json
+before = set(sys.modules)
 spec = importlib.util.spec_from_file_location("app", {path!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 from execution_core.aws import created_clients
-print(json.dumps(sorted(client.meta.service_model.service_name for client in created_clients())))
+services = sorted(client.meta.service_model.service_name for client in created_clients())
+ours = {{"app", "execution_core"}}
+modules = [m for m in sys.modules if m not in before and m.partition(".")[0] not in ours]
+print(json.dumps({{"services": services, "modules": modules}}))
+"""
+# The library floor: the handler's imports without our code, and the same clients.
+_LIBRARY_FLOOR = """
+import importlib
+for name in {modules!r}:
+    importlib.import_module(name)
+import boto3
+clients = [boto3.client(service) for service in {services!r}]
+print((time.process_time() - started) * 1000, (time.perf_counter() - wall) * 1000)
+print(0.0)
 """
 _TRACING_ON = {"POWERTOOLS_TRACE_DISABLED": "false", "LAMBDA_TASK_ROOT": "/var/task"}
 SNAPSTART_NOTE = (
@@ -97,17 +119,19 @@ def _sample(body: str, env: dict[str, str]) -> tuple[float, float, float]:
     return float(cpu), float(wall), float(lines[-1])
 
 
-def _created_clients(path: str, env: dict[str, str]) -> tuple[str, ...]:
-    """The services of the clients a handler creates at import (its composition root's), sorted."""
+def _probe(path: str, env: dict[str, str]) -> tuple[tuple[str, ...], list[str]]:
+    """The services of the clients a handler creates at import (its composition root's), sorted, and the
+    modules its import brings in that are not ours, in import order."""
     result = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", _CHILD.format(body=_CLIENTS.format(path=path))],
+        [sys.executable, "-c", _CHILD.format(body=_PROBE.format(path=path))],
         env=env,
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
     )
-    return tuple(json.loads(result.stdout.strip().splitlines()[-1]))
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    return tuple(found["services"]), list(found["modules"])
 
 
 def same_clients_key(services: tuple[str, ...]) -> str:
@@ -147,13 +171,14 @@ def main() -> int:
             "source_layer_": {"PYTHONPATH": source_layer},
             "tracing_on_": {"PYTHONPATH": layer, **_TRACING_ON},
         }
-        clients = {
-            logical_id: _created_clients(
+        probes = {
+            logical_id: _probe(
                 str(Path(function.code_dir) / "app.py"),
                 {**base_env, **function.environment, **variants[""]},
             )
             for logical_id, function in functions.items()
         }
+        clients = {logical_id: services for logical_id, (services, _) in probes.items()}
         # One second baseline per distinct set of services, in the environment of a function that has it.
         same_clients = {
             services: {**base_env, **functions[logical_id].environment}
@@ -167,6 +192,13 @@ def main() -> int:
                     _sample(_SAME_CLIENTS.format(services=list(services)), env)
                 )
             for logical_id, function in functions.items():
+                services, modules = probes[logical_id]
+                samples.setdefault("library_floor_" + logical_id, []).append(
+                    _sample(
+                        _LIBRARY_FLOOR.format(modules=modules, services=list(services)),
+                        {**base_env, **function.environment, **variants[""]},
+                    )
+                )
                 path = str(Path(function.code_dir) / "app.py")
                 for prefix, extra in variants.items():
                     env = {**base_env, **function.environment, **extra}
@@ -213,11 +245,19 @@ def report(
         print(f"cold_init.{logical_id}.same_clients_baseline_median_ms: {same:.1f}")
         print(f"cold_init.{logical_id}.ratio_to_same_clients: {handler / same:.2f}")
         print(f"cold_init.{logical_id}.over_same_clients_ms: {handler - same:.1f}")
+        # The third: the same libraries and clients without our code.
+        floor = results["library_floor_" + logical_id]
+        print(f"cold_init.{logical_id}.library_floor_median_ms: {floor:.1f}")
+        print(f"cold_init.{logical_id}.library_floor_ratio_to_baseline: {floor / baseline:.2f}")
+        print(f"cold_init.{logical_id}.own_code_ms: {handler - floor:.1f}")
     worst = max(results[lid] / baseline for lid in functions)
     print(f"cold_init.worst_ratio_to_baseline: {worst:.2f}")
     print(f"cold_init.target_ratio_met: {str(worst <= 1.5).lower()}")
     worst_same = max(results[lid] / results[same_clients_key(clients[lid])] for lid in functions)
     print(f"cold_init.worst_ratio_to_same_clients: {worst_same:.2f}")
+    worst_floor = max(results["library_floor_" + lid] / baseline for lid in functions)
+    print(f"cold_init.worst_library_floor_ratio_to_baseline: {worst_floor:.2f}")
+    print(f"cold_init.target_reachable_with_these_libraries: {str(worst_floor <= 1.5).lower()}")
     print(f"cold_init.snapstart: {SNAPSTART_NOTE}")
 
 
