@@ -6,17 +6,21 @@ items one by one and, on a failed condition, restores the snapshot. That has two
 * isolation: two concurrent writers corrupt each other (the restore of a cancelled transaction erases a
   write that committed meanwhile; the snapshot itself can fail with "dictionary changed size during
   iteration"). Serializing every DynamoDB write of the emulator behind one lock restores DynamoDB's
-  guarantee. Stream reads take the same lock: a transaction's records are in its table's stream while
-  it is applied, and a cancelled one's are truncated away, so a poller reading in between would publish
-  what was never written and then skip the next real record (it reuses the sequence number). Item
-  reads stay concurrent.
+  guarantee. Reads take the same lock. Item reads (GetItem, Query, Scan, and BatchGetItem and
+  TransactGetItems key by key): a cancelled transaction's items are in the table until the undo log puts
+  them back, and DynamoDB never shows an uncommitted write (reads are read-committed at least); a Query
+  or Scan also iterates the table a write is changing. Stream reads: a transaction's records are in its
+  table's stream while it is applied, and a cancelled one's are truncated away, so a poller reading in
+  between would publish what was never written and then skip the next real record (it reuses the
+  sequence number). One process and the GIL make the lock cheap: writes and reads each take well under a
+  millisecond in moto.
 * cost: the deep copy grows with the table, so a transaction against a table of a few thousand items
   takes 150 ms or more and a long test session slows to a crawl. Since writes are serialized, the
   runtime instead keeps an undo log of just the items the transaction names, lets moto apply it without
   copying any table, and on cancellation puts those items (and the table's stream) back as they were.
 
 Both wrap private moto methods and state, so moto is pinned; the patches are in local_runtime/moto_hooks.py
-(``set_dynamodb_copy``, ``wrap_dynamodb_write``) and tests/local_runtime/test_moto_hooks.py checks they are
+(``set_dynamodb_copy``, ``wrap_dynamodb_method``) and tests/local_runtime/test_moto_hooks.py checks they are
 in place and still behave. The undo log itself reads moto's Table state (``items``, ``stream_shard``).
 """
 
@@ -119,19 +123,19 @@ def install() -> None:
     if _installed:
         return
     moto_hooks.set_dynamodb_copy(_TablesNotCopied())
-    moto_hooks.wrap_dynamodb_write("transact_write_items", _with_undo_log)
-    for name in moto_hooks.DYNAMODB_WRITES:
-        moto_hooks.wrap_dynamodb_write(name, _serialized)
+    moto_hooks.wrap_dynamodb_method("transact_write_items", _with_undo_log)
+    for name in (*moto_hooks.DYNAMODB_WRITES, *moto_hooks.DYNAMODB_READS):
+        moto_hooks.wrap_dynamodb_method(name, _serialized)
     moto_hooks.wrap_stream_read(_serialized)
     _installed = True
 
 
 def installed() -> bool:
     serialized = all(
-        getattr(moto_hooks.dynamodb_write(name), "__serialized_by_local_runtime__", False)
-        for name in moto_hooks.DYNAMODB_WRITES
+        getattr(moto_hooks.dynamodb_method(name), "__serialized_by_local_runtime__", False)
+        for name in (*moto_hooks.DYNAMODB_WRITES, *moto_hooks.DYNAMODB_READS)
     )
-    inner = getattr(moto_hooks.dynamodb_write("transact_write_items"), "__wrapped__", None)
+    inner = getattr(moto_hooks.dynamodb_method("transact_write_items"), "__wrapped__", None)
     undo_logged = getattr(inner, "__undo_logged_by_local_runtime__", False)
     streams_serialized = getattr(moto_hooks.stream_read(), "__serialized_by_local_runtime__", False)
     return (

@@ -39,6 +39,8 @@ COGNITO_SIGNING_KEY_ID = "dummy"  # the kid of every ID token moto's Cognito iss
 
 _Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+# moto's BatchGetItem and TransactGetItems responses call get_item once per key.
+DYNAMODB_READS = ("get_item", "query", "scan")
 
 
 def replace_lambda_invoke(replacement: Callable[..., tuple[str, bool, str]]) -> Callable[..., Any]:
@@ -149,11 +151,11 @@ def dynamodb_copy() -> Any:
     return getattr(moto_dynamodb, "copy", None)
 
 
-def wrap_dynamodb_write(name: str, wrap: _Wrapper) -> Callable[..., Any]:
-    """A write method of ``DynamoDBBackend`` (one of DYNAMODB_WRITES), wrapped by dynamodb_isolation.py to
-    serialize writes behind one lock (moto's transactions are not isolated) and, for
-    ``transact_write_items(self, transact_items)``, to keep the undo log. If a name disappears, that write
-    path runs unserialized and concurrent tests corrupt each other's items."""
+def wrap_dynamodb_method(name: str, wrap: _Wrapper) -> Callable[..., Any]:
+    """A read or write method of ``DynamoDBBackend`` (one of DYNAMODB_WRITES, DYNAMODB_READS), wrapped by
+    dynamodb_isolation.py to run it behind one lock (moto's transactions are not isolated) and, for
+    ``transact_write_items(self, transact_items)``, to keep the undo log. If a name disappears, that path
+    runs unserialized: concurrent writes corrupt each other's items, a read sees a cancelled transaction."""
     original: Callable[..., Any] = getattr(DynamoDBBackend, name)
     setattr(DynamoDBBackend, name, wrap(original))
     return original
@@ -175,8 +177,8 @@ def stream_read() -> Callable[..., Any]:
     return method
 
 
-def dynamodb_write(name: str) -> Callable[..., Any]:
-    """The ``DynamoDBBackend`` write method as it is now (wrapped once the runtime is installed)."""
+def dynamodb_method(name: str) -> Callable[..., Any]:
+    """The ``DynamoDBBackend`` method as it is now (wrapped once the runtime is installed)."""
     method: Callable[..., Any] = getattr(DynamoDBBackend, name)
     return method
 

@@ -137,13 +137,14 @@ def test_moto_dynamodb_writes_are_serialized(local_emulator: LocalEmulator) -> N
     assert dynamodb_isolation.installed()
 
 
-def test_every_wrapped_dynamodb_write_still_exists() -> None:
-    missing = [name for name in moto_hooks.DYNAMODB_WRITES if not hasattr(DynamoDBBackend, name)]
-    assert not missing, f"moto_hooks.wrap_dynamodb_write: DynamoDBBackend no longer has {missing}"
+def test_every_wrapped_dynamodb_method_still_exists() -> None:
+    names = (*moto_hooks.DYNAMODB_WRITES, *moto_hooks.DYNAMODB_READS)
+    missing = [name for name in names if not hasattr(DynamoDBBackend, name)]
+    assert not missing, f"moto_hooks.wrap_dynamodb_method: DynamoDBBackend no longer has {missing}"
     assert hasattr(moto_dynamodb, "copy"), "moto_hooks.set_dynamodb_copy: moto.dynamodb.models has no copy"
     inner: Any = inspect.unwrap(DynamoDBBackend.transact_write_items)
     assert _params(inner)[:2] == ["self", "transact_items"], (
-        "moto_hooks.wrap_dynamodb_write: moto changed DynamoDBBackend.transact_write_items"
+        "moto_hooks.wrap_dynamodb_method: moto changed DynamoDBBackend.transact_write_items"
     )
 
 
@@ -176,6 +177,62 @@ def test_a_stream_is_read_only_between_writes(runtime: LocalStack) -> None:
         assert not answered.wait(0.5), "a stream was read in the middle of a write"
     assert answered.wait(10), "the stream read never answered once the write was done"
     reader.join(10)
+
+
+def _read_items(runtime: LocalStack, operation: str) -> None:
+    """One item read of the given kind against the tenants table (the item need not exist)."""
+    table = runtime.physical_name("TenantsTable")
+    dynamodb = runtime.client("dynamodb")
+    schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+    key = {element["AttributeName"]: {"S": "no-such-item"} for element in schema}
+    hash_key = next(e["AttributeName"] for e in schema if e["KeyType"] == "HASH")
+    reads = {
+        "GetItem": lambda: dynamodb.get_item(TableName=table, Key=key),
+        "Query": lambda: dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="#h = :h",
+            ExpressionAttributeNames={"#h": hash_key},
+            ExpressionAttributeValues={":h": {"S": "no-such-item"}},
+        ),
+        "Scan": lambda: dynamodb.scan(TableName=table, Limit=1),
+        "BatchGetItem": lambda: dynamodb.batch_get_item(RequestItems={table: {"Keys": [key]}}),
+        "TransactGetItems": lambda: dynamodb.transact_get_items(
+            TransactItems=[{"Get": {"TableName": table, "Key": key}}]
+        ),
+    }
+    reads[operation]()
+
+
+@pytest.mark.parametrize("operation", ["GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"])
+def test_an_item_read_waits_for_a_write_in_progress(runtime: LocalStack, operation: str) -> None:
+    """While a write holds the lock (a transaction whose items may yet be put back by the undo log), an
+    item read waits, so it never sees an uncommitted write; it answers once the write is done
+    (moto_hooks.DYNAMODB_READS)."""
+    from local_runtime import dynamodb_isolation
+
+    _read_items(runtime, operation)  # the client and its connection exist before the lock is taken
+    answered = threading.Event()
+
+    def read() -> None:
+        _read_items(runtime, operation)
+        answered.set()
+
+    with dynamodb_isolation._lock:  # a write in progress
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        assert not answered.wait(0.5), f"{operation} answered in the middle of a write"
+    assert answered.wait(10), f"{operation} never answered once the write was done"
+    reader.join(10)
+
+
+@pytest.mark.parametrize("response", ["batch_get_item", "transact_get_items"])
+def test_moto_still_reads_a_batch_key_by_key(response: str) -> None:
+    """DYNAMODB_READS covers BatchGetItem and TransactGetItems only because moto serves them through
+    get_item, once per key."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    source = inspect.getsource(getattr(DynamoHandler, response))
+    assert "self.dynamodb_backend.get_item(" in source, f"moto changed DynamoHandler.{response}"
 
 
 @pytest.mark.parametrize("attribute", ["hash_key_attr", "range_key_attr", "items", "stream_shard"])
