@@ -59,7 +59,8 @@ print(json.dumps({"before": before, "after": after}))
 
 def test_the_package_indexes_import_a_module_only_for_a_name_asked_for() -> None:
     """``execution_core.models`` and ``.repositories`` are lazy indexes (ADR 0014): importing either
-    imports none of their modules, and a name imports its own module and that module's imports only."""
+    imports none of their modules (only their resolver, ``execution_core.package_index``), and a name imports
+    its own module and that module's imports only."""
     result = subprocess.run(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", _INDEX_PROBE],
         env={"PYTHONPATH": LAYER, "PYTHONDONTWRITEBYTECODE": "1"},
@@ -69,7 +70,11 @@ def test_the_package_indexes_import_a_module_only_for_a_name_asked_for() -> None
         timeout=120,
     )
     probe = json.loads(result.stdout.strip().splitlines()[-1])
-    assert probe["before"] == ["execution_core.models", "execution_core.repositories"]
+    assert probe["before"] == [
+        "execution_core.models",
+        "execution_core.package_index",
+        "execution_core.repositories",
+    ]
     loaded = set(probe["after"])
     assert {"execution_core.models.execution", "execution_core.repositories.outcomes"} <= loaded
     for other in ("models.tenant", "models.signal", "models.registry", "models.adapters"):
