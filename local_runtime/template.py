@@ -49,6 +49,8 @@ class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no t
         self.flatten_mapping(node)
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a list or mapping as a key: PyYAML refuses it as unhashable below
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 mark = key_node.start_mark

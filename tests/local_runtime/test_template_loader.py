@@ -53,8 +53,9 @@ def test_short_forms_become_their_long_forms(tmp_path: Path) -> None:
         ("Resources: [unclosed\n", "cannot parse"),
         ("- just\n- a list\n", "not a mapping"),
         ("A: !!python/object:os.system ls\n", "cannot parse"),
+        ("? [a, b]\n: c\n", "unhashable key"),
     ],
-    ids=["duplicate-key", "bad-yaml", "not-a-mapping", "python-tag"],
+    ids=["duplicate-key", "bad-yaml", "not-a-mapping", "python-tag", "list-as-key"],
 )
 def test_refuses_what_cloudformation_would(tmp_path: Path, text: str, reason: str) -> None:
     path = tmp_path / "t.yaml"
