@@ -124,7 +124,7 @@ def install() -> None:
         return
     moto_hooks.set_dynamodb_copy(_TablesNotCopied())
     moto_hooks.wrap_dynamodb_method("transact_write_items", _with_undo_log)
-    for name in (*moto_hooks.DYNAMODB_WRITES, *moto_hooks.DYNAMODB_READS):
+    for name in moto_hooks.DYNAMODB_SERIALIZED:
         moto_hooks.wrap_dynamodb_method(name, _serialized)
     moto_hooks.wrap_stream_read(_serialized)
     _installed = True
@@ -133,7 +133,7 @@ def install() -> None:
 def installed() -> bool:
     serialized = all(
         getattr(moto_hooks.dynamodb_method(name), "__serialized_by_local_runtime__", False)
-        for name in (*moto_hooks.DYNAMODB_WRITES, *moto_hooks.DYNAMODB_READS)
+        for name in moto_hooks.DYNAMODB_SERIALIZED
     )
     inner = getattr(moto_hooks.dynamodb_method("transact_write_items"), "__wrapped__", None)
     undo_logged = getattr(inner, "__undo_logged_by_local_runtime__", False)

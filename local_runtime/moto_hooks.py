@@ -41,6 +41,7 @@ _Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 # moto's BatchGetItem and TransactGetItems responses call get_item once per key.
 DYNAMODB_READS = ("get_item", "query", "scan")
+DYNAMODB_SERIALIZED = (*DYNAMODB_WRITES, *DYNAMODB_READS)  # what dynamodb_isolation.py runs behind its lock
 
 
 def replace_lambda_invoke(replacement: Callable[..., tuple[str, bool, str]]) -> Callable[..., Any]:
@@ -152,7 +153,7 @@ def dynamodb_copy() -> Any:
 
 
 def wrap_dynamodb_method(name: str, wrap: _Wrapper) -> Callable[..., Any]:
-    """A read or write method of ``DynamoDBBackend`` (one of DYNAMODB_WRITES, DYNAMODB_READS), wrapped by
+    """A read or write method of ``DynamoDBBackend`` (one of DYNAMODB_SERIALIZED), wrapped by
     dynamodb_isolation.py to run it behind one lock (moto's transactions are not isolated) and, for
     ``transact_write_items(self, transact_items)``, to keep the undo log. If a name disappears, that path
     runs unserialized: concurrent writes corrupt each other's items, a read sees a cancelled transaction."""

@@ -10,6 +10,7 @@ import inspect
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -138,8 +139,7 @@ def test_moto_dynamodb_writes_are_serialized(local_emulator: LocalEmulator) -> N
 
 
 def test_every_wrapped_dynamodb_method_still_exists() -> None:
-    names = (*moto_hooks.DYNAMODB_WRITES, *moto_hooks.DYNAMODB_READS)
-    missing = [name for name in names if not hasattr(DynamoDBBackend, name)]
+    missing = [name for name in moto_hooks.DYNAMODB_SERIALIZED if not hasattr(DynamoDBBackend, name)]
     assert not missing, f"moto_hooks.wrap_dynamodb_method: DynamoDBBackend no longer has {missing}"
     assert hasattr(moto_dynamodb, "copy"), "moto_hooks.set_dynamodb_copy: moto.dynamodb.models has no copy"
     inner: Any = inspect.unwrap(DynamoDBBackend.transact_write_items)
@@ -155,38 +155,45 @@ def test_the_wrapped_stream_read_still_exists() -> None:
     )
 
 
+def _assert_waits_for_a_write(read: Callable[[], object], what: str) -> None:
+    """While a write holds the emulator's lock, ``read`` waits; it answers as soon as the write is done."""
+    from local_runtime import dynamodb_isolation
+
+    answered = threading.Event()
+
+    def run() -> None:
+        read()
+        answered.set()
+
+    with dynamodb_isolation._lock:  # a write in progress
+        reader = threading.Thread(target=run, daemon=True)
+        reader.start()
+        assert not answered.wait(0.5), f"{what} answered in the middle of a write"
+    assert answered.wait(10), f"{what} never answered once the write was done"
+    reader.join(10)
+
+
 def test_a_stream_is_read_only_between_writes(runtime: LocalStack) -> None:
     """While a write holds the lock (a transaction being applied, whose records may yet be truncated
     away), a stream read waits; it answers as soon as the write is done (moto_hooks.wrap_stream_read)."""
-    from local_runtime import dynamodb_isolation
-
     table = runtime.physical_name("ExecutionOutcomesTable")
     stream_arn = runtime.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
     streams = runtime.client("dynamodbstreams")
     shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="LATEST")
-    answered = threading.Event()
-
-    def read() -> None:
-        streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1)
-        answered.set()
-
-    with dynamodb_isolation._lock:  # a write in progress
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        assert not answered.wait(0.5), "a stream was read in the middle of a write"
-    assert answered.wait(10), "the stream read never answered once the write was done"
-    reader.join(10)
+    _assert_waits_for_a_write(
+        lambda: streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1), "a stream read"
+    )
 
 
-def _read_items(runtime: LocalStack, operation: str) -> None:
+def _item_read(runtime: LocalStack, operation: str) -> Callable[[], object]:
     """One item read of the given kind against the tenants table (the item need not exist)."""
     table = runtime.physical_name("TenantsTable")
     dynamodb = runtime.client("dynamodb")
     schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
     key = {element["AttributeName"]: {"S": "no-such-item"} for element in schema}
     hash_key = next(e["AttributeName"] for e in schema if e["KeyType"] == "HASH")
-    reads = {
+    reads: dict[str, Callable[[], object]] = {
         "GetItem": lambda: dynamodb.get_item(TableName=table, Key=key),
         "Query": lambda: dynamodb.query(
             TableName=table,
@@ -200,7 +207,7 @@ def _read_items(runtime: LocalStack, operation: str) -> None:
             TransactItems=[{"Get": {"TableName": table, "Key": key}}]
         ),
     }
-    reads[operation]()
+    return reads[operation]
 
 
 @pytest.mark.parametrize("operation", ["GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"])
@@ -208,21 +215,9 @@ def test_an_item_read_waits_for_a_write_in_progress(runtime: LocalStack, operati
     """While a write holds the lock (a transaction whose items may yet be put back by the undo log), an
     item read waits, so it never sees an uncommitted write; it answers once the write is done
     (moto_hooks.DYNAMODB_READS)."""
-    from local_runtime import dynamodb_isolation
-
-    _read_items(runtime, operation)  # the client and its connection exist before the lock is taken
-    answered = threading.Event()
-
-    def read() -> None:
-        _read_items(runtime, operation)
-        answered.set()
-
-    with dynamodb_isolation._lock:  # a write in progress
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        assert not answered.wait(0.5), f"{operation} answered in the middle of a write"
-    assert answered.wait(10), f"{operation} never answered once the write was done"
-    reader.join(10)
+    read = _item_read(runtime, operation)
+    read()  # the client has its connection before the lock is taken
+    _assert_waits_for_a_write(read, operation)
 
 
 @pytest.mark.parametrize("response", ["batch_get_item", "transact_get_items"])
